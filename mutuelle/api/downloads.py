@@ -1,0 +1,48 @@
+"""Whole-version downloads: the original file, Parquet, and CSV streamed in constant memory."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pyarrow.csv as pacsv
+from fastapi.responses import FileResponse, Response, StreamingResponse
+
+from mutuelle.catalog.models import Version
+from mutuelle.core.config import Settings
+from mutuelle.core.errors import NotFound
+from mutuelle.store.tables import record_batches
+from mutuelle.store.versions import resolve
+
+DOWNLOAD_KINDS = ("original", "csv", "parquet")
+
+
+def _csv_stream(settings: Settings, version: Version) -> Iterator[bytes]:
+    first = True
+    for batch in record_batches(settings, resolve(settings, version.parquet_path), version.schema):
+        buffer = io.BytesIO()
+        pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=first))
+        first = False
+        yield buffer.getvalue()
+    if first:  # no rows: still send the header
+        yield (",".join(f'"{n}"' for n in version.schema) + "\n").encode()
+
+
+def version_download(settings: Settings, version: Version, kind: str) -> Response:
+    """The response for one download kind of one version."""
+    if kind not in DOWNLOAD_KINDS:
+        raise NotFound(f"unknown download {kind!r}: one of {', '.join(DOWNLOAD_KINDS)}")
+    stem = f"{version.dataset.slug}-v{version.number}"
+    headers = {"ETag": f'"{version.checksum[:32]}-{kind}"',
+               "Cache-Control": "public, max-age=31536000, immutable"}
+    if kind == "original":
+        if not version.original_path:
+            raise NotFound("the original file of this version was not kept")
+        return FileResponse(resolve(settings, version.original_path), filename=version.source_name,
+                            headers=headers)
+    if kind == "parquet":
+        return FileResponse(resolve(settings, version.parquet_path), filename=f"{stem}.parquet",
+                            media_type="application/vnd.apache.parquet", headers=headers)
+    headers["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
+    return StreamingResponse(_csv_stream(settings, version), media_type="text/csv; charset=utf-8",
+                             headers=headers)

@@ -1,0 +1,72 @@
+"""Uploaded files: copied to the work folder in blocks, refused as soon as they pass the limit."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from fastapi import UploadFile
+
+from mutuelle.core.config import Settings
+from mutuelle.core.errors import InvalidInput, TooLarge
+from mutuelle.ingest.model import ImportOptions
+from mutuelle.store.versions import staging_path
+
+
+def save_upload(upload: UploadFile, settings: Settings) -> Path:
+    """The upload as a file under the work folder (caller removes it)."""
+    if not upload.filename:
+        raise InvalidInput("no file was sent")
+    suffix = Path(upload.filename).suffix.lower()[:10]
+    dest = staging_path(settings, suffix=f".upload{suffix}")
+    written = 0
+    try:
+        with dest.open("wb") as out:
+            while block := upload.file.read(1 << 20):
+                written += len(block)
+                if written > settings.max_upload_bytes:
+                    raise TooLarge(
+                        f"file {upload.filename!r} is over the limit of "
+                        f"{settings.max_upload_bytes:,} bytes (MUTUELLE_MAX_UPLOAD_BYTES)"
+                    )
+                out.write(block)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def parse_types(text: str | None) -> dict[str, str]:
+    """``col=type,col2=type`` (the form and CLI syntax for type overrides) as a dict."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, kind = part.rpartition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"type override {part.strip()!r} must look like column=type")
+        out[name.strip()] = kind.strip()
+    return out
+
+
+def import_options(
+    *, encoding: str | None = None, delimiter: str | None = None, sheet: str | None = None,
+    header_row: int | None = None, types: str | None = None, allow_ragged: bool = False,
+    source_crs: str | None = None,
+) -> ImportOptions:
+    """Import options from form or query fields (empty strings mean "detect")."""
+    if delimiter == "\\t" or delimiter == "tab":
+        delimiter = "\t"
+    return ImportOptions(
+        encoding=encoding or None, delimiter=delimiter or None, sheet=sheet or None,
+        header_row=header_row, types=parse_types(types), allow_ragged=allow_ragged,
+        source_crs=source_crs or None,
+    )
+
+
+def discard(path: Path) -> None:
+    """Remove an upload once imported (or refused)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

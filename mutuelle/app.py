@@ -1,0 +1,37 @@
+"""The ASGI application: API routers, web pages and static files over one catalogue and store."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from mutuelle import __version__
+from mutuelle.api import datasets as datasets_api
+from mutuelle.api.errors import install_error_handlers
+from mutuelle.catalog.db import sessions, upgrade
+from mutuelle.core.config import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """A portal over ``settings`` (default: from the environment); migrates the catalogue first."""
+    settings = settings or load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        upgrade(settings)
+    app = FastAPI(
+        title="mutuelle", version=__version__,
+        description="API of a territorial data commons: the native catalogue API and an "
+                    "Opendatasoft Explore v2.1 compatible API.",
+        docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions(settings)
+    install_error_handlers(app)
+    app.include_router(datasets_api.router)
+    from mutuelle.web import pages  # the web layer registers its pages and static files
+
+    pages.install(app)
+    return app

@@ -1,0 +1,60 @@
+"""Catalogue database: engine, sessions and Alembic migrations (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from mutuelle.core.config import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def engine(settings: Settings) -> Engine:
+    """The (shared) engine of this instance's catalogue."""
+    if settings.catalog_url.startswith("sqlite"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+    return _engine_for(settings.catalog_url)
+
+
+def sessions(settings: Settings) -> sessionmaker[Session]:
+    """A session factory bound to the catalogue."""
+    return sessionmaker(engine(settings), expire_on_commit=False)
+
+
+def alembic_config(settings: Settings) -> Config:
+    """Alembic configuration pointing at our migrations and the catalogue URL."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", settings.catalog_url.replace("%", "%%"))
+    cfg.attributes["engine"] = engine(settings)
+    return cfg
+
+
+def upgrade(settings: Settings) -> None:
+    """Bring the catalogue schema to the newest migration."""
+    command.upgrade(alembic_config(settings), "head")

@@ -1,0 +1,171 @@
+"""Reading and writing the catalogue: the functions the API, the pages and the CLI share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from mutuelle.catalog.models import (
+    ACCESS_LEVELS, FREQUENCIES, ORGANISATION_KINDS, Dataset, Field, Organisation, Version,
+)
+from mutuelle.core.clock import now
+from mutuelle.core.errors import InvalidInput, NotFound
+from mutuelle.core.ids import is_slug, slugify
+
+
+def create_organisation(
+    session: Session, *, name: str, slug: str | None = None, kind: str = "city",
+    siren: str | None = None, parent: Organisation | None = None, has_portal: bool = True,
+    description: str = "",
+) -> Organisation:
+    """A new organisation; the slug is derived from the name when not given."""
+    slug = slug or slugify(name)
+    if not is_slug(slug):
+        raise InvalidInput(f"invalid organisation slug {slug!r}: lower-case letters, digits and hyphens")
+    if kind not in ORGANISATION_KINDS:
+        raise InvalidInput(f"organisation kind must be one of {', '.join(ORGANISATION_KINDS)}, not {kind!r}")
+    if siren is not None and not (len(siren) == 9 and siren.isdigit()):
+        raise InvalidInput(f"a SIREN has 9 digits, not {siren!r}")
+    if session.scalar(select(Organisation).where(Organisation.slug == slug)):
+        raise InvalidInput(f"an organisation {slug!r} already exists")
+    org = Organisation(name=name, slug=slug, kind=kind, siren=siren, parent=parent,
+                       has_portal=has_portal, description=description)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def get_organisation(session: Session, slug: str) -> Organisation:
+    """The organisation with this slug or id."""
+    org = session.scalar(select(Organisation).where(or_(Organisation.slug == slug, Organisation.id == slug)))
+    if org is None:
+        raise NotFound(f"no organisation {slug!r}")
+    return org
+
+
+def list_organisations(session: Session) -> Sequence[Organisation]:
+    """Every organisation, by name."""
+    return session.scalars(select(Organisation).order_by(Organisation.name)).all()
+
+
+def _check_dataset_fields(values: dict[str, Any]) -> None:
+    if "access" in values and values["access"] not in ACCESS_LEVELS:
+        raise InvalidInput(f"access must be one of {', '.join(ACCESS_LEVELS)}, not {values['access']!r}")
+    if "frequency" in values and values["frequency"] not in FREQUENCIES:
+        raise InvalidInput(f"frequency must be one of {', '.join(FREQUENCIES)}, not {values['frequency']!r}")
+    for key in ("themes", "keywords", "spatial_coverage"):
+        if key in values and not isinstance(values[key], list):
+            raise InvalidInput(f"{key} must be a list")
+    if "title" in values and not str(values["title"]).strip():
+        raise InvalidInput("a dataset needs a title")
+
+
+def create_dataset(session: Session, *, organisation: Organisation, title: str,
+                   slug: str | None = None, **metadata: Any) -> Dataset:
+    """A new draft dataset owned by ``organisation``."""
+    slug = slug or slugify(title)
+    if not is_slug(slug):
+        raise InvalidInput(f"invalid dataset slug {slug!r}: lower-case letters, digits and hyphens")
+    if session.scalar(select(Dataset).where(Dataset.slug == slug)):
+        raise InvalidInput(f"a dataset {slug!r} already exists")
+    unknown = set(metadata) - {"description", "licence", "themes", "keywords", "spatial_coverage",
+                               "frequency", "access"}
+    if unknown:
+        raise InvalidInput(f"unknown dataset metadata: {', '.join(sorted(unknown))}")
+    _check_dataset_fields({"title": title, **metadata})
+    dataset = Dataset(organisation=organisation, title=title, slug=slug, **metadata)
+    session.add(dataset)
+    session.flush()
+    return dataset
+
+
+def update_dataset(session: Session, dataset: Dataset, **metadata: Any) -> Dataset:
+    """Change a dataset's metadata (not its id nor its slug)."""
+    _check_dataset_fields(metadata)
+    for key, value in metadata.items():
+        if key not in {"title", "description", "licence", "themes", "keywords", "spatial_coverage",
+                       "frequency", "access"}:
+            raise InvalidInput(f"unknown dataset metadata: {key}")
+        setattr(dataset, key, value)
+    session.flush()
+    return dataset
+
+
+def get_dataset(session: Session, key: str) -> Dataset:
+    """The dataset with this slug or stable id."""
+    dataset = session.scalar(
+        select(Dataset).where(or_(Dataset.slug == key, Dataset.id == key))
+        .options(selectinload(Dataset.organisation))
+    )
+    if dataset is None:
+        raise NotFound(f"no dataset {key!r}")
+    return dataset
+
+
+def list_datasets(
+    session: Session, *, visible: ColumnElement[bool], q: str | None = None,
+    organisation: str | None = None, theme: str | None = None,
+    limit: int = 50, offset: int = 0,
+) -> tuple[int, Sequence[Dataset]]:
+    """Datasets matching a search, among those ``visible`` (a filter from ``access``)."""
+    query = select(Dataset).join(Dataset.organisation).where(visible)
+    if q:
+        pattern = f"%{q.strip().lower()}%"
+        query = query.where(or_(func.lower(Dataset.title).like(pattern),
+                                func.lower(Dataset.description).like(pattern)))
+    if organisation:
+        query = query.where(Organisation.slug == organisation)
+    rows = session.scalars(query.options(selectinload(Dataset.organisation))).all()
+    if theme:  # themes is a JSON list: filtered here so SQLite and PostgreSQL behave alike
+        rows = [d for d in rows if theme in (d.themes or [])]
+    rows = sorted(rows, key=lambda d: d.title.lower())
+    return len(rows), rows[offset:offset + limit]
+
+
+def publish_dataset(session: Session, dataset: Dataset) -> Dataset:
+    """Make a draft dataset visible to its readers."""
+    if not any(v.status == "published" for v in dataset.versions):
+        raise InvalidInput("a dataset needs a published version before it can be published")
+    dataset.status = "published"
+    dataset.published_at = dataset.published_at or now()
+    session.flush()
+    return dataset
+
+
+def latest_version(dataset: Dataset, *, published_only: bool = True) -> Version | None:
+    """The newest version readers see (newest published one), or None."""
+    candidates = [v for v in dataset.versions if v.status == "published" or not published_only]
+    return max(candidates, key=lambda v: v.number) if candidates else None
+
+
+def get_version(dataset: Dataset, number: int | str) -> Version:
+    """A version by number, or ``latest``."""
+    if number == "latest":
+        version = latest_version(dataset)
+        if version is None:
+            raise NotFound(f"dataset {dataset.slug!r} has no published version")
+        return version
+    try:
+        wanted = int(number)
+    except ValueError as exc:
+        raise NotFound(f"no version {number!r} of dataset {dataset.slug!r}") from exc
+    for version in dataset.versions:
+        if version.number == wanted:
+            return version
+    raise NotFound(f"no version {wanted} of dataset {dataset.slug!r}")
+
+
+def update_field(session: Session, version: Version, name: str, **values: str) -> Field:
+    """Edit the dictionary entry (label, description, unit) of one column."""
+    for f in version.fields:
+        if f.name == name:
+            for key, value in values.items():
+                if key not in {"label", "description", "unit"}:
+                    raise InvalidInput(f"a field has no editable property {key!r}")
+                setattr(f, key, value)
+            session.flush()
+            return f
+    raise NotFound(f"no field {name!r} in version {version.number}")

@@ -1,0 +1,10 @@
+"""The one source of the current time (UTC, timezone-aware)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(timezone.utc)

@@ -1,0 +1,77 @@
+"""The one error hierarchy: each error carries a user-facing message; the API maps
+classes to HTTP status codes in one place (``mutuelle.api.errors``)."""
+
+from __future__ import annotations
+
+
+class MutuelleError(Exception):
+    """Base of every error mutuelle raises on purpose."""
+
+    status_code = 400
+    error_code = "MutuelleError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON body the API returns for this error."""
+        return {"error_code": self.error_code, "message": self.message}
+
+
+class InvalidInput(MutuelleError):
+    """A parameter, a form field or a file that cannot be accepted."""
+
+    error_code = "InvalidInput"
+
+
+class NotFound(MutuelleError):
+    """An object that does not exist (or that the caller may not know of)."""
+
+    status_code = 404
+    error_code = "NotFound"
+
+
+class Forbidden(MutuelleError):
+    """The caller is known but may not do this."""
+
+    status_code = 403
+    error_code = "Forbidden"
+
+
+class TooLarge(InvalidInput):
+    """A file or a request over a configured limit."""
+
+    status_code = 413
+    error_code = "TooLarge"
+
+
+class ImportFailed(InvalidInput):
+    """A file that could not be imported; ``where`` says where (line, column, entry)."""
+
+    status_code = 422
+    error_code = "ImportFailed"
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        super().__init__(f"{message} ({where})" if where else message)
+        self.reason = message
+        self.where = where
+
+
+class QueryError(MutuelleError):
+    """An ODSQL query that cannot run; names the clause and the position in it."""
+
+    error_code = "ODSQLError"
+
+    def __init__(self, message: str, *, clause: str, position: int | None = None) -> None:
+        where = f"clause '{clause}'" + (f" at position {position}" if position is not None else "")
+        super().__init__(f"{message} ({where})")
+        self.clause = clause
+        self.position = position
+
+
+class BudgetExceeded(MutuelleError):
+    """A query that went over its time or row budget."""
+
+    status_code = 429
+    error_code = "QueryTooCostly"

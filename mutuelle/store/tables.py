@@ -1,0 +1,69 @@
+"""Reading stored versions with DuckDB: previews and streamed record batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from mutuelle.core.config import Settings
+from mutuelle.store.duck import connect
+
+
+def _select_list(schema: dict[str, str]) -> str:
+    parts = []
+    for name, kind in schema.items():
+        ident = '"' + name.replace('"', '""') + '"'
+        # Geometry leaves DuckDB as GeoJSON text, the form every client reads.
+        parts.append(f"ST_AsGeoJSON({ident}) AS {ident}" if kind == "geometry" else ident)
+    return ", ".join(parts) or "*"
+
+
+def preview(settings: Settings, parquet: Path, schema: dict[str, str], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` rows of a version as dicts (geometry as GeoJSON text)."""
+    con = connect(settings)
+    try:
+        rel = con.execute(
+            f"SELECT {_select_list(schema)} FROM read_parquet(?) LIMIT ?", [str(parquet), limit]
+        )
+        columns = [d[0] for d in rel.description]
+        return [dict(zip(columns, row)) for row in rel.fetchall()]
+    finally:
+        con.close()
+
+
+def record_batches(settings: Settings, parquet: Path, schema: dict[str, str],
+                   batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+    """Every row of a version as Arrow record batches, in constant memory."""
+    con = connect(settings)
+    try:
+        reader = con.execute(
+            f"SELECT {_select_list(schema)} FROM read_parquet(?)", [str(parquet)]
+        ).fetch_record_batch(batch_rows)
+        yield from reader
+    finally:
+        con.close()
+
+
+def copy_to(settings: Settings, parquet: Path, schema: dict[str, str], dest: Path, fmt: str) -> None:
+    """Write a whole version to ``dest`` as csv or parquet with DuckDB's writer."""
+    con = connect(settings)
+    try:
+        options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
+        con.execute(
+            f"COPY (SELECT {_select_list(schema)} FROM read_parquet('{_quote(parquet)}')) "
+            f"TO '{_quote(dest)}' ({options})"
+        )
+    except duckdb.Error:
+        dest.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+
+
+def _quote(path: Path) -> str:
+    # Paths are ours (store and work folders), never user text; quoting guards odd characters.
+    return str(path).replace("'", "''")
