@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from mutuelle import __version__
 from mutuelle.api import datasets as datasets_api
+from mutuelle.api import explore, explore_catalog
 from mutuelle.api.errors import install_error_handlers
 from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.core.config import Settings, load_settings
@@ -31,6 +32,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.sessions = sessions(settings)
     install_error_handlers(app)
     app.include_router(datasets_api.router)
+    app.include_router(explore_catalog.router)
+    app.include_router(explore.router)
+    app.include_router(explore.native_router)
     from mutuelle.web import pages  # the web layer registers its pages and static files
 
     pages.install(app)

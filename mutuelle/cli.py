@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from mutuelle.core.config import describe_settings, load_settings
@@ -51,7 +57,7 @@ def db_upgrade() -> None:
 
 
 @app.command()
-def serve(host: Optional[str] = None, port: Optional[int] = None,
+def serve(host: str | None = None, port: int | None = None,
           workers: Annotated[int, typer.Option(help="worker processes")] = 1) -> None:
     """Serve the portal (API and pages)."""
     import uvicorn
@@ -91,14 +97,14 @@ def _progress_bar() -> Progress:
 @app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    dataset: Annotated[Optional[str], typer.Option(help="slug of the dataset (created if missing)")] = None,
-    organisation: Annotated[Optional[str], typer.Option(help="owner organisation slug (new datasets)")] = None,
-    title: Annotated[Optional[str], typer.Option(help="title of a new dataset")] = None,
-    encoding: Optional[str] = None, delimiter: Optional[str] = None, sheet: Optional[str] = None,
-    header_row: Optional[int] = None,
-    type_: Annotated[Optional[list[str]], typer.Option("--type", help="override: column=type")] = None,
+    dataset: Annotated[str | None, typer.Option(help="slug of the dataset (created if missing)")] = None,
+    organisation: Annotated[str | None, typer.Option(help="owner organisation slug (new datasets)")] = None,
+    title: Annotated[str | None, typer.Option(help="title of a new dataset")] = None,
+    encoding: str | None = None, delimiter: str | None = None, sheet: str | None = None,
+    header_row: int | None = None,
+    type_: Annotated[list[str] | None, typer.Option("--type", help="override: column=type")] = None,
     allow_ragged: bool = False,
-    crs: Annotated[Optional[str], typer.Option(help="source CRS when the file has none, e.g. EPSG:2154")] = None,
+    crs: Annotated[str | None, typer.Option(help="source CRS when the file has none, e.g. EPSG:2154")] = None,
     draft: Annotated[bool, typer.Option(help="keep the version as a draft")] = False,
 ) -> None:
     """Import a file (CSV, Excel, ODS, GeoJSON, zipped Shapefile, GeoPackage) as a new version."""
@@ -147,7 +153,7 @@ def import_command(
 
 
 @datasets_app.command("list")
-def datasets_list(q: Optional[str] = None) -> None:
+def datasets_list(q: str | None = None) -> None:
     """List the datasets of the catalogue."""
     from mutuelle.access.policy import OPERATOR, visible_datasets
     from mutuelle.api.serialize import dataset_json
@@ -182,8 +188,8 @@ def datasets_publish(slug: str) -> None:
 
 
 @orgs_app.command("add")
-def orgs_add(slug: str, name: str, kind: str = "city", siren: Optional[str] = None,
-             parent: Optional[str] = None) -> None:
+def orgs_add(slug: str, name: str, kind: str = "city", siren: str | None = None,
+             parent: str | None = None) -> None:
     """Add an organisation."""
     from mutuelle.catalog import repository as repo
 

@@ -166,9 +166,14 @@ def page(browser):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
-    """Keep a screenshot as a test artefact under test-artifacts/."""
+def _screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def screenshot():  # type: ignore[no-untyped-def]
+    """screenshot(page, name): keep a full-page screenshot under test-artifacts/."""
+    return _screenshot

@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Form, Query, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from mutuelle.access.policy import (
-    Viewer, editable_dataset, readable_dataset, visible_datasets,
+    Viewer,
+    editable_dataset,
+    readable_dataset,
+    visible_datasets,
 )
 from mutuelle.api.deps import get_session, get_settings, get_viewer
+from mutuelle.api.downloads import version_download
 from mutuelle.api.serialize import dataset_json, organisation_json, version_json
 from mutuelle.api.uploads import discard, import_options, save_upload
 from mutuelle.catalog import repository as repo
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import Forbidden, InvalidInput, NotFound
 from mutuelle.ingest.service import import_file, publish_version
-from mutuelle.api.downloads import version_download
 
 router = APIRouter(prefix="/api", tags=["catalogue (native)"])
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from mutuelle.core.errors import BudgetExceeded, MutuelleError
+from mutuelle.query.odsql import UnknownField
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MutuelleError)
     async def mutuelle_error(request: Request, exc: MutuelleError) -> Response:
-        return _render(request, exc.status_code, exc.to_dict())
+        # A field the dataset does not have is "not found", like an unknown dataset.
+        status = 404 if isinstance(exc, UnknownField) else exc.status_code
+        return _render(request, status, exc.to_dict())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from mutuelle.catalog.models import (
-    ACCESS_LEVELS, FREQUENCIES, ORGANISATION_KINDS, Dataset, Field, Organisation, Version,
+    ACCESS_LEVELS,
+    FREQUENCIES,
+    ORGANISATION_KINDS,
+    Dataset,
+    Field,
+    Organisation,
+    Version,
 )
 from mutuelle.core.clock import now
 from mutuelle.core.errors import InvalidInput, NotFound
 from mutuelle.core.ids import is_slug, slugify
+
+RESERVED_SLUGS = frozenset({"new", "import", "latest", "search"})
 
 
 def create_organisation(
@@ -69,6 +78,8 @@ def create_dataset(session: Session, *, organisation: Organisation, title: str,
     slug = slug or slugify(title)
     if not is_slug(slug):
         raise InvalidInput(f"invalid dataset slug {slug!r}: lower-case letters, digits and hyphens")
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput(f"the slug {slug!r} is reserved: choose another")
     if session.scalar(select(Dataset).where(Dataset.slug == slug)):
         raise InvalidInput(f"a dataset {slug!r} already exists")
     unknown = set(metadata) - {"description", "licence", "themes", "keywords", "spatial_coverage",
@@ -112,17 +123,27 @@ def list_datasets(
 ) -> tuple[int, Sequence[Dataset]]:
     """Datasets matching a search, among those ``visible`` (a filter from ``access``)."""
     query = select(Dataset).join(Dataset.organisation).where(visible)
-    if q:
-        pattern = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(Dataset.title).like(pattern),
-                                func.lower(Dataset.description).like(pattern)))
     if organisation:
         query = query.where(Organisation.slug == organisation)
     rows = session.scalars(query.options(selectinload(Dataset.organisation))).all()
     if theme:  # themes is a JSON list: filtered here so SQLite and PostgreSQL behave alike
         rows = [d for d in rows if theme in (d.themes or [])]
+    if q:  # accents and case folded alike on both backends ("equipement" finds "Équipements")
+        words = fold(q).split()
+        rows = [d for d in rows if all(w in _search_text(d) for w in words)]
     rows = sorted(rows, key=lambda d: d.title.lower())
     return len(rows), rows[offset:offset + limit]
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for search."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _search_text(d: Dataset) -> str:
+    return fold(" ".join([d.title, d.description, " ".join(d.keywords or []), " ".join(d.themes or []),
+                          d.organisation.name]))
 
 
 def publish_dataset(session: Session, dataset: Dataset) -> Dataset:

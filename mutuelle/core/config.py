@@ -7,9 +7,10 @@ Every setting is read from a ``MUTUELLE_<NAME>`` environment variable once, when
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mutuelle.core.errors import InvalidInput
 
@@ -38,7 +39,10 @@ class Settings:
     duckdb_memory_limit: str = _setting("1GB", "Memory DuckDB may use per connection.")
     duckdb_threads: int = _setting(2, "Threads DuckDB may use per connection.")
     query_timeout_ms: int = _setting(10000, "Time budget of one query before it is interrupted.")
-    query_max_rows: int = _setting(10000, "Most rows one records call may return.")
+    query_max_rows: int = _setting(10000, "offset + limit wall of /records, as on Opendatasoft (cursors go past it).")
+    query_max_group_rows: int = _setting(20000, "offset + limit wall of /records with group_by.")
+    max_concurrent_queries: int = _setting(8, "Queries run at once per worker; more get 429 with Retry-After.")
+    export_batch_rows: int = _setting(50000, "Rows per batch when streaming an export.")
     preview_rows: int = _setting(20, "Rows shown as a table on the dataset page.")
     local_editing: int = _setting(
         1, "1: requests from this machine (127.0.0.1) may import and edit, until accounts exist; 0: nobody.")
@@ -59,7 +63,7 @@ class Settings:
         """The SQLAlchemy URL actually used for the catalogue."""
         return self.database_url or f"sqlite:///{(self.home / 'catalog.sqlite').resolve()}"
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed (used by tests and the CLI)."""
         return replace(self, **changes)
 

@@ -71,7 +71,14 @@ class QueryError(MutuelleError):
 
 
 class BudgetExceeded(MutuelleError):
-    """A query that went over its time or row budget."""
+    """A query that went over its time or row budget (the query itself must change)."""
+
+    status_code = 400
+    error_code = "QueryTooCostly"
+
+
+class Busy(MutuelleError):
+    """Too many queries at once: try again shortly (429 with Retry-After)."""
 
     status_code = 429
-    error_code = "QueryTooCostly"
+    error_code = "TooManyRequests"

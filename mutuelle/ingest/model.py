@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 #: Column types, as stored in the catalogue and shown to users.
 COLUMN_TYPES = ("integer", "decimal", "boolean", "date", "datetime", "text", "geometry")

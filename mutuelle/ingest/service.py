@@ -19,7 +19,10 @@ from mutuelle.core.errors import ImportFailed, InvalidInput
 from mutuelle.ingest.model import COLUMN_TYPES, ImportOptions, Progress, StagedTable
 from mutuelle.ingest.reader import read_file
 from mutuelle.store.versions import (
-    commit_version, dataset_lock, discard_version, staging_path,
+    commit_version,
+    dataset_lock,
+    discard_version,
+    staging_path,
 )
 
 log = logging.getLogger(__name__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,3 +39,21 @@ def connect(settings: Settings, *, spatial: bool = True, database: str | Path = 
         con.execute(f"LOAD '{spatial_extension_path()}'")
     # Queries must not reach the file system or the network beyond what we hand them.
     return con
+
+
+_shared: dict[tuple[str, str, int], duckdb.DuckDBPyConnection] = {}
+_shared_lock = threading.Lock()
+
+
+def cursor(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A cursor on this process's shared DuckDB database (spatial loaded once, ~0.2 s saved
+    per request); each cursor is its own connection, so it can be interrupted on its own."""
+    key = (str(settings.work_dir), settings.duckdb_memory_limit, settings.duckdb_threads)
+    base = _shared.get(key)
+    if base is None:
+        with _shared_lock:
+            base = _shared.get(key)
+            if base is None:
+                settings.work_dir.mkdir(parents=True, exist_ok=True)
+                base = _shared[key] = connect(settings)
+    return base.cursor()

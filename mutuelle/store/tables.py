@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from mutuelle.core.config import Settings
-from mutuelle.store.duck import connect
+from mutuelle.store.duck import cursor
 
 
 def _select_list(schema: dict[str, str]) -> str:
@@ -24,7 +24,7 @@ def _select_list(schema: dict[str, str]) -> str:
 
 def preview(settings: Settings, parquet: Path, schema: dict[str, str], limit: int) -> list[dict[str, Any]]:
     """The first ``limit`` rows of a version as dicts (geometry as GeoJSON text)."""
-    con = connect(settings)
+    con = cursor(settings)
     try:
         rel = con.execute(
             f"SELECT {_select_list(schema)} FROM read_parquet(?) LIMIT ?", [str(parquet), limit]
@@ -38,7 +38,7 @@ def preview(settings: Settings, parquet: Path, schema: dict[str, str], limit: in
 def record_batches(settings: Settings, parquet: Path, schema: dict[str, str],
                    batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
     """Every row of a version as Arrow record batches, in constant memory."""
-    con = connect(settings)
+    con = cursor(settings)
     try:
         reader = con.execute(
             f"SELECT {_select_list(schema)} FROM read_parquet(?)", [str(parquet)]
@@ -50,7 +50,7 @@ def record_batches(settings: Settings, parquet: Path, schema: dict[str, str],
 
 def copy_to(settings: Settings, parquet: Path, schema: dict[str, str], dest: Path, fmt: str) -> None:
     """Write a whole version to ``dest`` as csv or parquet with DuckDB's writer."""
-    con = connect(settings)
+    con = cursor(settings)
     try:
         options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
         con.execute(

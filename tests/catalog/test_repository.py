@@ -101,3 +101,20 @@ def test_anonymous_visitors_do_not_see_drafts_or_internal_datasets(session) -> N
 def test_unknown_dataset_is_not_found(session) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(NotFound):
         repo.get_dataset(session, "nope")
+
+
+def test_search_folds_accents_and_case(session) -> None:  # type: ignore[no-untyped-def]
+    org = repo.create_organisation(session, name="Lyon")
+    repo.create_dataset(session, organisation=org, title="Équipements sportifs", keywords=["gymnase"])
+    repo.create_dataset(session, organisation=org, title="Écoles maternelles")
+    session.commit()
+    for q, expected in [("equipement", ["Équipements sportifs"]), ("ÉCOLES", ["Écoles maternelles"]),
+                        ("gymnase sportifs", ["Équipements sportifs"]), ("piscine", [])]:
+        _, rows = repo.list_datasets(session, visible=visible_datasets(OPERATOR), q=q)
+        assert [d.title for d in rows] == expected, q
+
+
+def test_reserved_slugs_are_refused(session) -> None:  # type: ignore[no-untyped-def]
+    org = repo.create_organisation(session, name="Lyon")
+    with pytest.raises(InvalidInput, match="reserved"):
+        repo.create_dataset(session, organisation=org, title="New", slug="new")

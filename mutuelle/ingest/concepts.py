@@ -1,0 +1,150 @@
+"""French column concepts (INSEE codes, SIREN, UAI, coordinates) recognised from a
+column's header and the shape of its values: a header names a candidate, the values
+(≥ 90 % of the non-empty sample) confirm it; a few codes with a check digit are
+recognised from their values alone."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+#: Share of the non-empty sample values that must have a concept's shape.
+MIN_SHARE = 0.9
+#: Fewest non-empty values needed to recognise a concept from values alone.
+MIN_VALUES_ALONE = 3
+
+#: Concepts whose values are codes: such a column stays text whatever its digits.
+CODE_CONCEPTS = frozenset({
+    "code_commune", "code_iris", "code_departement", "code_region", "code_epci",
+    "code_qpv", "code_postal", "siren", "siret", "uai",
+})
+
+_DEP = "(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])"
+_COMMUNE = f"({_DEP}[0-9]{{3}}|97[1-8][0-9]{{2}})"
+_UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
+_NUMBER = re.compile(r"[+-]?[0-9]{1,3}([.,][0-9]+)?")
+
+
+def normalize_header(name: str) -> str:
+    """``Commune (INSEE)`` → ``commune_insee``: accents folded, lower case, ``_`` between words."""
+    folded = unicodedata.normalize("NFKD", name)
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "_", folded).strip("_")
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn check of SIREN and SIRET (La Poste's establishments may use their own rule)."""
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    if digits.startswith("356000000") and len(digits) == 14:
+        return total % 10 == 0 or sum(int(c) for c in digits) % 5 == 0
+    return total % 10 == 0
+
+
+def uai_valid(code: str) -> bool:
+    """Check letter of a UAI (school, ``0691234A``-like): the number modulo 23."""
+    return _UAI_LETTERS[int(code[:7]) % 23] == code[7]
+
+
+def _coordinate(limit: float) -> Callable[[str], bool]:
+    def check(value: str) -> bool:
+        if not _NUMBER.fullmatch(value):
+            return False
+        return -limit <= float(value.replace(",", ".")) <= limit
+    return check
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One concept: headers that announce it, and the shape of its values."""
+
+    name: str
+    headers: frozenset[str]           # normalized header names
+    tokens: tuple[frozenset[str], ...]  # or: a header holding every word of one of these sets
+    shape: Callable[[str], bool]
+    alone: Callable[[str], bool] | None = None  # stricter test to recognise it without header
+
+    def announced_by(self, header: str) -> bool:
+        """True if the (normalized) header names this concept."""
+        words = set(header.split("_"))
+        return header in self.headers or any(t <= words for t in self.tokens)
+
+
+def _regex(pattern: str) -> Callable[[str], bool]:
+    compiled = re.compile(pattern)
+    return lambda v: compiled.fullmatch(v) is not None
+
+
+def _set(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+def _tokens(*groups: str) -> tuple[frozenset[str], ...]:
+    return tuple(frozenset(g.split()) for g in groups)
+
+
+_siren = _regex("[0-9]{9}")
+_siret = _regex("[0-9]{14}")
+_uai = _regex("[0-9]{7}[A-Z]")
+_qpv = _regex("Q[NP]([0-9]{3}|02[AB])[0-9A-Z]{3}")
+
+#: In priority order: ``siren_epci`` is a SIREN before being an EPCI.
+CONCEPT_RULES: tuple[Concept, ...] = (
+    Concept("siret", _set("siret"), _tokens("siret"), _siret,
+            alone=lambda v: _siret(v) and luhn_valid(v)),
+    Concept("siren", _set("siren"), _tokens("siren"), _siren,
+            alone=lambda v: _siren(v) and luhn_valid(v)),
+    Concept("code_iris", _set("iris", "code_iris", "codeiris", "dcomiris", "iris_code"),
+            _tokens("code iris", "iris insee"), _regex(f"{_COMMUNE}[0-9]{{4}}")),
+    Concept("code_qpv", _set("qpv", "code_qpv", "codeqpv", "qpv_code", "code_quartier_prioritaire"),
+            _tokens("code qpv", "qp code"), _qpv, alone=_qpv),
+    Concept("uai", _set("uai", "code_uai", "numero_uai", "rne", "code_rne", "numero_rne"),
+            _tokens("uai", "rne"), _uai, alone=lambda v: _uai(v) and uai_valid(v)),
+    Concept("code_commune",
+            _set("com", "code_com", "codecom", "codecommune", "insee_com", "inseecom", "code_insee",
+                 "insee", "codgeo", "codegeo", "code_geo", "depcom", "cog", "citycode", "c_com"),
+            _tokens("code commune", "commune insee", "com insee", "insee com"), _regex(_COMMUNE)),
+    Concept("code_postal", _set("cp", "codepostal", "code_post", "postcode", "zipcode", "zip"),
+            _tokens("postal", "code cp"), _regex("(0[1-9]|[1-8][0-9]|9[0-8])[0-9]{3}")),
+    Concept("code_departement",
+            _set("dep", "dept", "dpt", "departement", "code_dep", "code_dept", "num_dep",
+                 "insee_dep", "codedepartement", "depcode"),
+            _tokens("code departement", "numero departement", "num departement",
+                    "insee departement"),
+            _regex(f"{_DEP}|97[1-8]")),
+    Concept("code_region", _set("reg", "region", "code_reg", "insee_reg", "num_reg", "coderegion"),
+            _tokens("code region", "insee region", "num region"), _regex("[0-9]{2}")),
+    Concept("code_epci", _set("epci", "code_epci", "codeepci", "epci_code", "siren_epci"),
+            _tokens("code epci", "epci siren"), lambda v: _siren(v) and luhn_valid(v)),
+    Concept("latitude",
+            _set("lat", "latitude", "y", "coord_y", "coordonnee_y", "geo_lat", "ylat", "y_wgs84",
+                 "lat_wgs84", "latitude_wgs84", "wgs84_lat"),
+            _tokens("latitude"), _coordinate(90.0)),
+    Concept("longitude",
+            _set("lon", "lng", "long", "longitude", "x", "coord_x", "coordonnee_x", "geo_lon",
+                 "xlong", "x_wgs84", "lon_wgs84", "longitude_wgs84", "wgs84_lon"),
+            _tokens("longitude"), _coordinate(180.0)),
+)
+
+
+def _share(values: Sequence[str], test: Callable[[str], bool]) -> float:
+    return sum(1 for v in values if test(v)) / len(values)
+
+
+def detect_concept(header: str, values: Sequence[str | None]) -> str | None:
+    """The concept of a column from its header and its sample values, if any."""
+    name = normalize_header(header)
+    present = [v.strip(" \t") for v in values if v is not None and v.strip(" \t")]
+    for concept in CONCEPT_RULES:
+        if concept.announced_by(name) and (not present or _share(present, concept.shape) >= MIN_SHARE):
+            return concept.name
+    if len(present) < MIN_VALUES_ALONE:
+        return None
+    for concept in CONCEPT_RULES:
+        if concept.alone and _share(present, concept.alone) >= MIN_SHARE:
+            return concept.name
+    return None

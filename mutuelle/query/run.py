@@ -1,0 +1,133 @@
+"""Running a compiled query on DuckDB within its budgets, and shaping values for JSON."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from mutuelle.core.config import Settings
+from mutuelle.core.errors import BudgetExceeded, Busy, QueryError
+from mutuelle.store.duck import cursor
+
+_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def _slot(settings: Settings) -> threading.BoundedSemaphore:
+    limit = settings.max_concurrent_queries
+    if limit not in _slots:
+        _slots[limit] = threading.BoundedSemaphore(limit)
+    return _slots[limit]
+
+
+@contextmanager
+def budgeted(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB cursor that is interrupted once the time budget is spent."""
+    slot = _slot(settings)
+    if not slot.acquire(blocking=False):
+        raise Busy("too many queries at once; retry in a few seconds")
+    con = cursor(settings)
+    timer = threading.Timer(settings.query_timeout_ms / 1000, con.interrupt)
+    timer.start()
+    try:
+        yield con
+    except duckdb.InterruptException as exc:
+        raise BudgetExceeded(
+            f"the query took longer than its budget of {settings.query_timeout_ms} ms; "
+            "narrow it with where, or export instead") from exc
+    except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.BinderException,
+            duckdb.OutOfRangeException) as exc:
+        raise QueryError(_duckdb_message(exc), clause="where") from exc
+    finally:
+        timer.cancel()
+        con.close()
+        slot.release()
+
+
+def _duckdb_message(exc: Exception) -> str:
+    first = str(exc).splitlines()[0]
+    return first.split(":", 1)[-1].strip() or "the query cannot run on these values"
+
+
+def geometry_as_geojson(select: exp.Select,
+                        con: duckdb.DuckDBPyConnection) -> tuple[exp.Select, set[str]]:
+    """Wrap ``select`` so geometry columns leave DuckDB as GeoJSON text; also their names."""
+    described = con.execute(f"DESCRIBE {select.sql(dialect='duckdb')}").fetchall()
+    geo = {str(row[0]) for row in described if str(row[1]).upper().startswith("GEOMETRY")}
+    if not geo:
+        return select, geo
+    columns: list[exp.Expression] = []
+    for name, kind, *_ in described:
+        ident = exp.to_identifier(name, quoted=True)
+        if str(kind).upper().startswith("GEOMETRY"):
+            columns.append(exp.alias_(exp.func("ST_AsGeoJSON", exp.column(ident)), ident))
+        else:
+            columns.append(exp.column(ident))
+    return exp.select(*columns).from_(select.subquery("q")), geo
+
+
+def to_json_value(value: Any, *, geojson: bool = False) -> Any:
+    """A DuckDB value as Opendatasoft's JSON shows it."""
+    if value is None:
+        return None
+    if geojson and isinstance(value, str):
+        return json.loads(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, select: exp.Select,
+                geo_names: set[str]) -> list[dict[str, Any]]:
+    """Run ``select`` and return JSON-ready rows."""
+    result = con.execute(select.sql(dialect="duckdb"))
+    names = [d[0] for d in result.description]
+    return [{n: to_json_value(v, geojson=n in geo_names) for n, v in zip(names, row)}
+            for row in result.fetchall()]
+
+
+def fetch_batches(con: duckdb.DuckDBPyConnection, select: exp.Select,
+                  batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Run ``select`` and stream Arrow record batches."""
+    reader = con.execute(select.sql(dialect="duckdb")).fetch_record_batch(batch_rows)
+    yield from reader
+
+
+def budgeted_stream(settings: Settings, select: exp.Select,
+                    batch_rows: int) -> tuple[Iterator[pa.RecordBatch], set[str]]:
+    """Plan ``select`` now (so errors come before any byte is sent), then stream its batches.
+
+    Exports are long by nature: they have no time budget, but they stream in constant memory
+    and stop when the client goes away (the generator is closed)."""
+    con = cursor(settings)
+    try:
+        shaped, geo = geometry_as_geojson(select, con)
+    except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.BinderException) as exc:
+        con.close()
+        raise QueryError(_duckdb_message(exc), clause="where") from exc
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from fetch_batches(con, shaped, batch_rows)
+        finally:
+            con.close()
+
+    return batches(), geo

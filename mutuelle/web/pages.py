@@ -1,0 +1,379 @@
+"""Server-rendered pages: home, catalogue, dataset and version pages, the import forms and the
+error pages. Pages call the same service functions as the API, never the API over HTTP."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from mutuelle.access.policy import (
+    Viewer,
+    editable_dataset,
+    readable_dataset,
+    visible_datasets,
+)
+from mutuelle.api.deps import get_session, get_settings, get_viewer
+from mutuelle.api.uploads import discard, import_options, save_upload
+from mutuelle.catalog import repository as repo
+from mutuelle.catalog.models import ACCESS_LEVELS, FREQUENCIES, Dataset, Version
+from mutuelle.core.config import Settings
+from mutuelle.core.errors import Forbidden, InvalidInput, MutuelleError, NotFound
+from mutuelle.ingest.service import import_file, publish_version
+from mutuelle.store.tables import preview
+from mutuelle.store.versions import resolve
+from mutuelle.web import i18n
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).parent
+#: Datasets per catalogue page.
+CATALOGUE_PAGE_SIZE = 20
+#: Datasets listed as "latest published" on the home page.
+HOME_LATEST = 5
+#: Every dataset at once, for counts and facets (the catalogue is small enough for now).
+ALL = 1_000_000
+#: Characters of a geometry's GeoJSON shown in a table cell.
+GEOMETRY_CHARS = 60
+SYNTHETIC_MARKERS = ("synthétique", "synthetique", "synthetic")
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+router = APIRouter(include_in_schema=False)
+templates = Environment(loader=FileSystemLoader(WEB_DIR / "templates"),
+                        autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+i18n.install(templates)
+# Descriptions are Markdown written by publishers: raw HTML is not passed through, and
+# markdown-it refuses javascript:/data: links by default.
+_markdown = MarkdownIt("commonmark", {"html": False})
+templates.filters["markdown"] = lambda text: Markup(_markdown.render(text or ""))
+# A datetime read from a file is shown as written, without time-zone conversion.
+templates.filters["cell_datetime"] = pass_context(lambda ctx, value: (
+    f"{i18n.format_date(value.date(), ctx['lang'])} {value.strftime('%H:%M:%S')}"))
+templates.filters["geometry"] = (
+    lambda text: text if len(text) <= GEOMETRY_CHARS else text[:GEOMETRY_CHARS - 1] + "…")
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+def language(request: Request) -> str:
+    """The language of this request's page."""
+    return i18n.choose_language(request.query_params.get("lang"),
+                                request.cookies.get(i18n.LANGUAGE_COOKIE),
+                                request.headers.get("accept-language"))
+
+
+def _(request: Request, msgid: str, /, **values: object) -> str:
+    """A message of the pages' Python code, in the request's language."""
+    return i18n.gettext(language(request), msgid, **values)
+
+
+class FormProblem(InvalidInput):
+    """A form field the pages themselves refuse; its message is in the page's language
+    (the services' messages are in English, and marked so for screen readers)."""
+
+
+def _message_language(exc: MutuelleError, request: Request) -> str:
+    return language(request) if isinstance(exc, FormProblem) else "en"
+
+
+def _language_links(request: Request, current: str) -> list[dict[str, Any]]:
+    links = []
+    for code in i18n.LANGUAGES:
+        url = request.url.include_query_params(lang=code)
+        links.append({"code": code, "href": f"{url.path}?{url.query}", "current": code == current})
+    return links
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None,
+           status: int = 200) -> HTMLResponse:
+    """A page in the request's language; ``?lang=`` is remembered in a cookie."""
+    lang = language(request)
+    viewer = get_viewer(request)
+    html = templates.get_template(template).render(
+        request=request, lang=lang, viewer=viewer, path=request.url.path,
+        language_links=_language_links(request, lang), **(context or {}))
+    response = HTMLResponse(html, status_code=status)
+    response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    asked = request.query_params.get("lang")
+    if asked in i18n.LANGUAGES and request.cookies.get(i18n.LANGUAGE_COOKIE) != asked:
+        response.set_cookie(i18n.LANGUAGE_COOKIE, asked, max_age=365 * 24 * 3600,
+                            samesite="lax", httponly=True)
+    return response
+
+
+def render_error(request: Request, status: int, message: str) -> Response:
+    """The error page (404, 400, 403, 413, 422, 500...) in the site layout."""
+    if status >= 500:
+        message = ""  # the cause is in the log, never in the page
+    response = render(request, "error.html", {"status": status, "message": message}, status=status)
+    if status == 429:
+        response.headers["Retry-After"] = "10"
+    return response
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def is_synthetic(dataset: Dataset) -> bool:
+    """Whether the description says the data are synthetic (shown as a badge)."""
+    text = (dataset.description or "").lower()
+    return any(marker in text for marker in SYNTHETIC_MARKERS)
+
+
+# --- home and catalogue ---------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    total, datasets = repo.list_datasets(session, visible=visible_datasets(viewer), limit=ALL)
+    published = [d for d in datasets if d.status == "published"]
+    latest = sorted(published, key=lambda d: d.published_at or d.created_at, reverse=True)
+    return render(request, "home.html", {
+        "dataset_count": total, "organisation_count": len(repo.list_organisations(session)),
+        "latest": latest[:HOME_LATEST], "is_synthetic": is_synthetic})
+
+
+@router.get("/catalogue", response_class=HTMLResponse)
+@router.get("/datasets", response_class=HTMLResponse)
+def catalogue(request: Request, session: SessionDep, viewer: ViewerDep,
+              q: str = "", organisation: str = "", theme: str = "",
+              page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    visible = visible_datasets(viewer)
+    total, datasets = repo.list_datasets(
+        session, visible=visible, q=q.strip() or None, organisation=organisation or None,
+        theme=theme or None, limit=CATALOGUE_PAGE_SIZE, offset=(page - 1) * CATALOGUE_PAGE_SIZE)
+    _all, every = repo.list_datasets(session, visible=visible, limit=ALL)
+    themes = sorted({t for d in every for t in (d.themes or [])}, key=str.lower)
+    organisations = [o for o in repo.list_organisations(session)
+                     if any(d.organisation_id == o.id for d in every)]
+    pages = max(1, -(-total // CATALOGUE_PAGE_SIZE))
+    query = {k: v for k, v in {"q": q, "organisation": organisation, "theme": theme}.items() if v}
+    partial = request.headers.get("hx-request") and not request.headers.get("hx-history-restore-request")
+    template = "_catalogue_results.html" if partial else "catalogue.html"
+    return render(request, template, {
+        "datasets": datasets, "total": total, "q": q, "organisation": organisation,
+        "theme": theme, "themes": themes, "organisations": organisations, "page": page,
+        "pages": pages, "query": query, "is_synthetic": is_synthetic})
+
+
+# --- creating a dataset ---------------------------------------------------------------------
+
+def _require_operator(viewer: Viewer) -> None:
+    if not viewer.operator:
+        raise Forbidden("you may not create datasets")
+
+
+def _new_dataset_page(request: Request, session: Session, values: dict[str, str],
+                      error: str = "", status: int = 200, error_lang: str = "") -> HTMLResponse:
+    return render(request, "dataset_new.html", {
+        "organisations": repo.list_organisations(session), "values": values, "error": error,
+        "error_lang": error_lang, "frequencies": FREQUENCIES, "access_levels": ACCESS_LEVELS},
+        status=status)
+
+
+@router.get("/datasets/new", response_class=HTMLResponse)
+def new_dataset_form(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    _require_operator(viewer)
+    return _new_dataset_page(request, session, {
+        "licence": "Licence Ouverte 2.0", "frequency": "unknown", "access": "public"})
+
+
+@router.post("/datasets/new", response_class=HTMLResponse)
+def new_dataset_submit(
+    request: Request, session: SessionDep, viewer: ViewerDep,
+    organisation: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
+    slug: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
+    licence: Annotated[str, Form()] = "", themes: Annotated[str, Form()] = "",
+    keywords: Annotated[str, Form()] = "", spatial_coverage: Annotated[str, Form()] = "",
+    frequency: Annotated[str, Form()] = "unknown", access: Annotated[str, Form()] = "public",
+) -> Response:
+    _require_operator(viewer)
+    values = {"organisation": organisation, "title": title, "slug": slug,
+              "description": description, "licence": licence, "themes": themes,
+              "keywords": keywords, "spatial_coverage": spatial_coverage,
+              "frequency": frequency, "access": access}
+    try:
+        if not organisation:
+            raise FormProblem(_(request, "Choisissez l’organisation qui publie le jeu de données."))
+        if not title.strip():
+            raise FormProblem(_(request, "Donnez un titre au jeu de données."))
+        metadata: dict[str, Any] = {
+            "description": description.strip(), "themes": _split(themes),
+            "keywords": _split(keywords), "spatial_coverage": _split(spatial_coverage),
+            "frequency": frequency, "access": access}
+        if licence.strip():
+            metadata["licence"] = licence.strip()
+        dataset = repo.create_dataset(
+            session, organisation=repo.get_organisation(session, organisation),
+            title=title.strip(), slug=slug.strip() or None, **metadata)
+        session.commit()
+    except MutuelleError as exc:
+        session.rollback()
+        status = 400 if isinstance(exc, NotFound) else exc.status_code
+        return _new_dataset_page(request, session, values, exc.message, status,
+                                 _message_language(exc, request))
+    return _see_other(f"/datasets/{dataset.slug}/import")
+
+
+# --- importing a file -----------------------------------------------------------------------
+
+IMPORT_DEFAULTS = {"encoding": "", "delimiter": "", "sheet": "", "header_row": "",
+                   "source_crs": "", "types": "", "allow_ragged": "", "publish": "1"}
+
+
+def _import_page(request: Request, dataset: Dataset, values: dict[str, str],
+                 error: str = "", status: int = 200, error_lang: str = "") -> HTMLResponse:
+    return render(request, "import.html", {"dataset": dataset, "values": values, "error": error,
+                                           "error_lang": error_lang}, status=status)
+
+
+def _header_row(request: Request, text: str) -> int | None:
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise FormProblem(_(request, "La ligne d’en-tête doit être un nombre entier à partir de 1, "
+                                      "pas « %(value)s ».", value=text.strip()))
+    return int(text)
+
+
+@router.get("/datasets/{slug}/import", response_class=HTMLResponse)
+def import_form(slug: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    return _import_page(request, editable_dataset(session, viewer, slug), dict(IMPORT_DEFAULTS))
+
+
+@router.post("/datasets/{slug}/import", response_class=HTMLResponse)
+def import_submit(
+    slug: str, request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    encoding: Annotated[str, Form()] = "", delimiter: Annotated[str, Form()] = "",
+    sheet: Annotated[str, Form()] = "", header_row: Annotated[str, Form()] = "",
+    source_crs: Annotated[str, Form()] = "", types: Annotated[str, Form()] = "",
+    allow_ragged: Annotated[str, Form()] = "", publish: Annotated[str, Form()] = "",
+) -> Response:
+    dataset = editable_dataset(session, viewer, slug)
+    values = {"encoding": encoding, "delimiter": delimiter, "sheet": sheet,
+              "header_row": header_row, "source_crs": source_crs, "types": types,
+              "allow_ragged": allow_ragged, "publish": publish}
+    try:
+        if file is None or not file.filename:
+            raise FormProblem(_(request, "Choisissez un fichier à importer."))
+        options = import_options(
+            encoding=encoding.strip(), delimiter=delimiter, sheet=sheet.strip(),
+            header_row=_header_row(request, header_row), types=types,
+            allow_ragged=bool(allow_ragged), source_crs=source_crs.strip())
+        upload = save_upload(file, settings)
+        try:
+            version = import_file(session, settings, dataset, upload, source_name=file.filename,
+                                  options=options, publish=bool(publish), author=viewer.name)
+        finally:
+            discard(upload)
+    except MutuelleError as exc:
+        session.rollback()
+        return _import_page(request, dataset, values, exc.message, exc.status_code,
+                            _message_language(exc, request))
+    except Exception:  # a reader bug must still give the form back, not a 500
+        log.exception("import failed unexpectedly dataset=%s", dataset.slug)
+        session.rollback()
+        message = _(request, "Le fichier n’a pas pu être lu (erreur inattendue, enregistrée "
+                             "dans le journal).")
+        return _import_page(request, dataset, values, message, 422, language(request))
+    return _see_other(f"/datasets/{dataset.slug}?imported={version.number}")
+
+
+# --- dataset and version pages --------------------------------------------------------------
+
+def _visible_versions(dataset: Dataset, viewer: Viewer) -> list[Version]:
+    return [v for v in reversed(dataset.versions) if v.status == "published" or viewer.operator]
+
+
+def _dataset_page(request: Request, settings: Settings, viewer: Viewer, dataset: Dataset,
+                  version: Version | None, *, error: str = "", status: int = 200) -> HTMLResponse:
+    rows: list[dict[str, Any]] = []
+    if version is not None:
+        rows = preview(settings, resolve(settings, version.parquet_path), version.schema,
+                       settings.preview_rows)
+    latest = repo.latest_version(dataset)
+    imported = request.query_params.get("imported", "")
+    return render(request, "dataset.html", {
+        "dataset": dataset, "version": version, "latest": latest, "rows": rows,
+        "versions": _visible_versions(dataset, viewer), "synthetic": is_synthetic(dataset),
+        "can_edit": viewer.operator, "error": error,
+        "imported": int(imported) if imported.isdigit() else None,
+        "published": request.query_params.get("published") == "1"}, status=status)
+
+
+@router.get("/datasets/{slug}", response_class=HTMLResponse)
+def dataset_page(slug: str, request: Request, session: SessionDep, settings: SettingsDep,
+                 viewer: ViewerDep) -> Response:
+    dataset = readable_dataset(session, viewer, slug)
+    # The newest published version; an editor sees the newest draft while none is published.
+    version = repo.latest_version(dataset)
+    if version is None and viewer.operator:
+        version = repo.latest_version(dataset, published_only=False)
+    return _dataset_page(request, settings, viewer, dataset, version)
+
+
+def _readable_version(session: Session, viewer: Viewer, slug: str, number: str
+                      ) -> tuple[Dataset, Version]:
+    dataset = readable_dataset(session, viewer, slug)
+    version = repo.get_version(dataset, number)
+    if version.status != "published" and not viewer.operator:
+        raise NotFound(f"no version {number} of dataset {slug!r}")
+    return dataset, version
+
+
+@router.get("/datasets/{slug}/versions/{number}", response_class=HTMLResponse)
+def version_page(slug: str, number: str, request: Request, session: SessionDep,
+                 settings: SettingsDep, viewer: ViewerDep) -> Response:
+    dataset, version = _readable_version(session, viewer, slug, number)
+    return _dataset_page(request, settings, viewer, dataset, version)
+
+
+@router.post("/datasets/{slug}/publish", response_class=HTMLResponse)
+def publish_dataset(slug: str, request: Request, session: SessionDep, settings: SettingsDep,
+                    viewer: ViewerDep) -> Response:
+    dataset = editable_dataset(session, viewer, slug)
+    try:
+        repo.publish_dataset(session, dataset)
+        session.commit()
+    except InvalidInput:
+        session.rollback()
+        message = _(request, "Le jeu de données ne peut être publié qu’avec au moins une "
+                             "version publiée.")
+        version = repo.latest_version(dataset, published_only=False)
+        return _dataset_page(request, settings, viewer, dataset, version, error=message,
+                             status=400)
+    return _see_other(f"/datasets/{dataset.slug}?published=1")
+
+
+@router.post("/datasets/{slug}/versions/{number}/publish", response_class=HTMLResponse)
+def publish_draft_version(slug: str, number: str, session: SessionDep,
+                          viewer: ViewerDep) -> Response:
+    dataset = editable_dataset(session, viewer, slug)
+    version = repo.get_version(dataset, number)
+    if version.status != "published":
+        publish_version(session, version)
+    return _see_other(f"/datasets/{dataset.slug}/versions/{version.number}")
+
+
+def install(app: FastAPI) -> None:
+    """Register the pages, the ``/static`` files and the HTML error pages on ``app``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.state.render_error = render_error
