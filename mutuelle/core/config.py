@@ -44,6 +44,13 @@ class Settings:
     max_concurrent_queries: int = _setting(8, "Queries run at once per worker; more get 429 with Retry-After.")
     export_batch_rows: int = _setting(50000, "Rows per batch when streaming an export.")
     preview_rows: int = _setting(20, "Rows shown as a table on the dataset page.")
+    cog_dir: Path = _setting(
+        Path(__file__).resolve().parents[2] / "node_modules" / "@etalab" / "decoupage-administratif" / "data",
+        "Folder of the INSEE Code officiel géographique JSON files (npm @etalab/decoupage-administratif).")
+    default_vintage: int = _setting(2024, "Vintage (millésime) of the referential used when none is named.")
+    tile_cache_items: int = _setting(20000, "Vector tiles kept in memory per worker (LRU).")
+    secrecy_threshold: int = _setting(11, "Default statistical secrecy threshold of an indicator.")
+    basemap_url: str = _setting("", "Optional base-map style URL for maps; empty: our own outlines only.")
     local_editing: int = _setting(
         1, "1: requests from this machine (127.0.0.1) may import and edit, until accounts exist; 0: nobody.")
     log_level: str = _setting("INFO", "Logging level (DEBUG, INFO, WARNING).")

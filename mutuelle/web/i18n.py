@@ -65,31 +65,14 @@ def ngettext(lang: str, singular: str, plural: str, count: int, /, **values: obj
     return text % values if values else text
 
 
-def parse_accept_language(header: str) -> list[str]:
-    """Primary language subtags of an ``Accept-Language`` header, most preferred first."""
-    weighted = []
-    for position, part in enumerate(header.split(",")):
-        tag, _sep, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        primary = tag.strip().split("-")[0].lower()
-        if primary and quality > 0:
-            weighted.append((-quality, position, primary))
-    return [primary for _q, _p, primary in sorted(weighted)]
+def choose_language(query: str | None, cookie: str | None) -> str:
+    """``?lang=`` first, then the cookie (set by the language switch); otherwise French.
 
-
-def choose_language(query: str | None, cookie: str | None, accept: str | None) -> str:
-    """``?lang=`` first, then the cookie, then ``Accept-Language``; French by default."""
+    The portal of a French local government speaks French first: a browser's
+    ``Accept-Language`` alone does not switch it (English is one click away)."""
     for candidate in (query, cookie):
         if candidate in LANGUAGES:
             return candidate
-    for primary in parse_accept_language(accept or ""):
-        if primary in LANGUAGES:
-            return primary
     return DEFAULT_LANGUAGE
 
 

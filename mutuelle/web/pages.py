@@ -69,8 +69,7 @@ templates.filters["geometry"] = (
 def language(request: Request) -> str:
     """The language of this request's page."""
     return i18n.choose_language(request.query_params.get("lang"),
-                                request.cookies.get(i18n.LANGUAGE_COOKIE),
-                                request.headers.get("accept-language"))
+                                request.cookies.get(i18n.LANGUAGE_COOKIE))
 
 
 def _(request: Request, msgid: str, /, **values: object) -> str:

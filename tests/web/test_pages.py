@@ -467,11 +467,12 @@ def test_pages_are_in_english_when_asked(app, client: TestClient, fixtures_dir: 
     assert '<html lang="fr">' in client.get("/", params={"lang": "fr"}).text
 
 
-def test_the_browser_language_chooses_the_page_language(client: TestClient) -> None:
-    english = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"})
-    assert '<html lang="en">' in english.text and english.headers["content-language"] == "en"
-    german = client.get("/", headers={"Accept-Language": "de-DE"})
-    assert '<html lang="fr">' in german.text
+def test_pages_are_french_by_default_whatever_the_browser_language(client: TestClient) -> None:
+    english_browser = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="fr">' in english_browser.text
+    assert english_browser.headers["content-language"] == "fr"
+    chosen = client.get("/", params={"lang": "en"}, headers={"Accept-Language": "fr"})
+    assert '<html lang="en">' in chosen.text
 
 
 def test_the_language_switch_keeps_the_current_query(client: TestClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from mutuelle.catalog import observatory_models  # noqa: F401  (registers the tables)
 from mutuelle.catalog.models import Base
 
 config = context.config
