@@ -64,7 +64,7 @@ def geometry_as_geojson(select: exp.Select,
     geo = {str(row[0]) for row in described if str(row[1]).upper().startswith("GEOMETRY")}
     if not geo:
         return select, geo
-    columns: list[exp.Expression] = []
+    columns: list[exp.Expr] = []
     for name, kind, *_ in described:
         ident = exp.to_identifier(name, quoted=True)
         if str(kind).upper().startswith("GEOMETRY"):
@@ -98,10 +98,10 @@ def to_json_value(value: Any, *, geojson: bool = False) -> Any:
 def fetch_dicts(con: duckdb.DuckDBPyConnection, select: exp.Select,
                 geo_names: set[str]) -> list[dict[str, Any]]:
     """Run ``select`` and return JSON-ready rows."""
-    result = con.execute(select.sql(dialect="duckdb"))
-    names = [d[0] for d in result.description]
-    return [{n: to_json_value(v, geojson=n in geo_names) for n, v in zip(names, row)}
-            for row in result.fetchall()]
+    # Through Arrow: faster than fetchall, and TIMESTAMPTZ needs no pytz.
+    table = con.execute(select.sql(dialect="duckdb")).fetch_arrow_table()
+    return [{n: to_json_value(v, geojson=n in geo_names) for n, v in row.items()}
+            for row in table.to_pylist()]
 
 
 def fetch_batches(con: duckdb.DuckDBPyConnection, select: exp.Select,

@@ -35,6 +35,8 @@ def connect(settings: Settings, *, spatial: bool = True, database: str | Path = 
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     })
+    # Naive timestamps mean UTC everywhere, whatever the machine's zone.
+    con.execute("SET TimeZone = 'UTC'")
     if spatial:
         con.execute(f"LOAD '{spatial_extension_path()}'")
     # Queries must not reach the file system or the network beyond what we hand them.

@@ -273,7 +273,7 @@ def _plan(req: QueryRequest, schema: dict[str, str]) -> _Plan:
         raise QueryError("the select leaves no column", clause="select", position=0)
     order = _order(req, schema, outputs, groups, aliases, aggregated)
     # A constant GROUP BY key is a no-op, and DuckDB would read an integer one as a position.
-    keys = [t.sql for t in groups.values() if not t.constant]
+    keys = [t.sql.copy() for t in groups.values() if not t.constant]
     return _Plan(filters, outputs, keys, aggregated, order)
 
 
