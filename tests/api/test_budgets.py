@@ -1,0 +1,40 @@
+"""Every query has a time budget and a concurrency slot: too costly → 400, too many → 429."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from mutuelle.app import create_app
+from mutuelle.core.config import Settings
+
+
+def _portal(home: Path, **limits: int) -> TestClient:
+    client = TestClient(create_app(Settings(home=home, duckdb_memory_limit="512MB", **limits)),
+                        raise_server_exceptions=False)
+    client.post("/api/organisations", json={"name": "T", "slug": "t"})
+    client.post("/api/datasets", json={"organisation": "t", "title": "Nombres", "slug": "nombres"})
+    body = "n;texte\n" + "".join(f"{i};valeur {i % 997}\n" for i in range(200_000))
+    assert client.post("/api/datasets/nombres/versions", files={"file": ("n.csv", body.encode())}).status_code == 201
+    client.post("/api/datasets/nombres/publish")
+    return client
+
+
+def test_a_query_over_its_time_budget_is_interrupted_with_a_clear_400(tmp_path: Path) -> None:
+    client = _portal(tmp_path, query_timeout_ms=1)
+    # A full-text search over every row, grouped and sorted: far more than 1 ms of work.
+    response = client.get("/api/explore/v2.1/catalog/datasets/nombres/records",
+                          params={"where": '"valeur 5"', "select": "texte, count(*) as c, avg(n) as m",
+                                  "group_by": "texte", "order_by": "m desc"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "QueryTooCostly" and "budget" in response.json()["message"]
+    # The worker is not stuck: the next cheap query answers.
+    client.app.state.settings = client.app.state.settings.with_(query_timeout_ms=10_000)
+    assert client.get("/api/explore/v2.1/catalog/datasets/nombres/records?limit=1").status_code == 200
+
+
+def test_too_many_queries_at_once_get_429_with_retry_after(tmp_path: Path) -> None:
+    client = _portal(tmp_path, max_concurrent_queries=0)
+    response = client.get("/api/explore/v2.1/catalog/datasets/nombres/records")
+    assert response.status_code == 429 and response.headers["retry-after"] == "10"
