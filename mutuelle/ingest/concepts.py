@@ -22,7 +22,9 @@ CODE_CONCEPTS = frozenset({
 })
 
 _DEP = "(0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5])"
-_COMMUNE = f"({_DEP}[0-9]{{3}}|97[1-8][0-9]{{2}})"
+# A commune or IRIS code announced by its header is recognised by its shape: codes of a
+# département INSEE never used (a synthetic territory, a future code) are still codes.
+_COMMUNE_SHAPE = "([0-9]{2}|2[AB])[0-9]{3}"
 _UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 _NUMBER = re.compile(r"[+-]?[0-9]{1,3}([.,][0-9]+)?")
 
@@ -99,7 +101,7 @@ CONCEPT_RULES: tuple[Concept, ...] = (
     Concept("siren", _set("siren"), _tokens("siren"), _siren,
             alone=lambda v: _siren(v) and luhn_valid(v)),
     Concept("code_iris", _set("iris", "code_iris", "codeiris", "dcomiris", "iris_code"),
-            _tokens("code iris", "iris insee"), _regex(f"{_COMMUNE}[0-9]{{4}}")),
+            _tokens("code iris", "iris insee"), _regex(f"{_COMMUNE_SHAPE}[0-9]{{4}}")),
     Concept("code_qpv", _set("qpv", "code_qpv", "codeqpv", "qpv_code", "code_quartier_prioritaire"),
             _tokens("code qpv", "qp code"), _qpv, alone=_qpv),
     Concept("uai", _set("uai", "code_uai", "numero_uai", "rne", "code_rne", "numero_rne"),
@@ -107,7 +109,7 @@ CONCEPT_RULES: tuple[Concept, ...] = (
     Concept("code_commune",
             _set("com", "code_com", "codecom", "codecommune", "insee_com", "inseecom", "code_insee",
                  "insee", "codgeo", "codegeo", "code_geo", "depcom", "cog", "citycode", "c_com"),
-            _tokens("code commune", "commune insee", "com insee", "insee com"), _regex(_COMMUNE)),
+            _tokens("code commune", "commune insee", "com insee", "insee com"), _regex(_COMMUNE_SHAPE)),
     Concept("code_postal", _set("cp", "codepostal", "code_post", "postcode", "zipcode", "zip"),
             _tokens("postal", "code cp"), _regex("(0[1-9]|[1-8][0-9]|9[0-8])[0-9]{3}")),
     Concept("code_departement",
@@ -131,8 +133,16 @@ CONCEPT_RULES: tuple[Concept, ...] = (
 )
 
 
-def _share(values: Sequence[str], test: Callable[[str], bool]) -> float:
-    return sum(1 for v in values if test(v)) / len(values)
+def _mostly(values: Sequence[str], test: Callable[[str], bool]) -> bool:
+    """True if at least MIN_SHARE of the values pass; stops once that cannot happen."""
+    allowed = int(len(values) * (1 - MIN_SHARE))
+    misses = 0
+    for v in values:
+        if not test(v):
+            misses += 1
+            if misses > allowed:
+                return False
+    return True
 
 
 def detect_concept(header: str, values: Sequence[str | None]) -> str | None:
@@ -140,11 +150,18 @@ def detect_concept(header: str, values: Sequence[str | None]) -> str | None:
     name = normalize_header(header)
     present = [v.strip(" \t") for v in values if v is not None and v.strip(" \t")]
     for concept in CONCEPT_RULES:
-        if concept.announced_by(name) and (not present or _share(present, concept.shape) >= MIN_SHARE):
+        if concept.announced_by(name) and (not present or _mostly(present, concept.shape)):
             return concept.name
     if len(present) < MIN_VALUES_ALONE:
         return None
     for concept in CONCEPT_RULES:
-        if concept.alone and _share(present, concept.alone) >= MIN_SHARE:
+        if concept.alone and _mostly(present, concept.alone):
             return concept.name
     return None
+
+
+def might_hold_points(headers: Sequence[str]) -> bool:
+    """True if some header announces a latitude and another a longitude."""
+    names = [normalize_header(h) for h in headers]
+    return all(any(rule.announced_by(n) for n in names)
+               for rule in CONCEPT_RULES if rule.name in ("latitude", "longitude"))

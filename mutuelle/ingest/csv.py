@@ -8,8 +8,6 @@ is silently turned into NULL.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import logging
 import os
@@ -18,16 +16,16 @@ import shutil
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-from sqlglot import exp
 
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import ImportFailed, TooLarge
 from mutuelle.ingest import encoding as enc
-from mutuelle.ingest.concepts import CODE_CONCEPTS, detect_concept
+from mutuelle.ingest.concepts import CODE_CONCEPTS, detect_concept, might_hold_points
 from mutuelle.ingest.model import COLUMN_TYPES, ColumnSpec, ImportOptions, Progress, StagedTable
 from mutuelle.ingest.typing import (
     SPACES,
@@ -37,6 +35,7 @@ from mutuelle.ingest.typing import (
     guess_for,
     infer_type,
     misfit_sql,
+    sql_identifier,
     sql_string,
     widenings,
 )
@@ -44,22 +43,13 @@ from mutuelle.store.duck import connect
 
 log = logging.getLogger(__name__)
 
-DELIMITERS = (";", ",", "\t", "|")
 #: Most sample cells (rows × columns) read for inference, so that wide files stay bounded.
-SAMPLE_CELLS = 2_000_000
-#: Longest first line (header) accepted.
-MAX_HEADER_BYTES = 16 << 20
-#: Records parsed per candidate delimiter when sniffing.
-SNIFF_RECORDS = 500
+SAMPLE_CELLS = 1_000_000
 
 _MISFIT = "mutuelle-misfit"
 _MISFIT_RE = re.compile(re.escape(_MISFIT) + r"\|(\d+)\|(.*)\|end", re.DOTALL)
 _RAGGED_RE = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 _DUCK_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
-
-# Quoted fields may legitimately be long (deliberation texts); DuckDB bounds lines anyway.
-csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-
 
 @dataclass
 class _Column:
@@ -76,7 +66,8 @@ class _Column:
 class _Job:
     """One import in progress: what was decided, and what the user will be told."""
 
-    text_path: Path              # UTF-8 file DuckDB reads
+    text_path: Path              # the file DuckDB reads
+    text_encoding: str           # its encoding: utf-8 or latin-1
     delimiter: str
     columns: list[_Column]
     settings: Settings
@@ -160,87 +151,82 @@ def _import(source: Path, part: Path, work: Path, settings: Settings, options: I
 
 def _import_as(source: Path, part: Path, work: Path, settings: Settings, options: ImportOptions,
                meter: _Meter, format: str, encoding: enc.Encoding, notes: list[str]) -> StagedTable:
-    if encoding.is_utf8:
-        text_path = work / "source.csv"  # a link with a name of ours: no glob characters
-        text_path.unlink(missing_ok=True)
-        os.symlink(source.resolve(), text_path)
-        span = 0.0
-    else:
-        text_path = work / "transcoded.csv"  # never the link, which points to the user's file
-        span = 0.5
-        size = max(source.stat().st_size, 1)
-        enc.transcode_to_utf8(source, text_path, encoding, lambda done: meter.at(span * done / size))
-    head_text, complete = _head_text(text_path, enc.HEAD_BYTES)
-    delimiter = options.delimiter or sniff_delimiter(head_text, complete=complete)
+    head_text, complete = enc.head_text(source, encoding)
+    delimiter = options.delimiter or enc.sniff_delimiter(head_text, complete=complete)
     if len(delimiter) != 1 or delimiter in "\"\r\n":
         raise ImportFailed(f"impossible delimiter {delimiter!r}")
-    header = _header(text_path, head_text, complete, delimiter, settings.max_columns)
+    header = enc.read_header(source, encoding, delimiter, settings.max_columns)
     columns, renamed = name_columns(header)
-    job = _Job(text_path, delimiter, columns, settings, options, meter, warnings=list(notes))
-    job.warnings += renamed
-    with connect(settings, spatial=False) as con:
-        sample = _sample(con, job)
-    geometry = _type_columns(job, sample)
-    # Loading spatial takes most of a second: only when there are points to build.
-    with connect(settings, spatial=geometry is not None) as con:
-        con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
-        rows, geometry = _copy(con, job, part, geometry, start=span)
+    # Loading spatial takes most of a second: start it now if the header announces points.
+    points = bool(options.latitude or options.longitude) or might_hold_points(header)
+    spatial = _Background(lambda: connect(settings)) if points else None
+    try:
+        text_path, text_encoding, span = _text_for_duckdb(source, work, encoding, meter)
+        job = _Job(text_path, text_encoding, delimiter, columns, settings, options, meter,
+                   warnings=[*notes, *renamed])
+        with connect(settings, spatial=False) as plain:
+            sample = _sample(plain, job)
+            geometry = _type_columns(job, sample)
+            if geometry and spatial is None:
+                spatial = _Background(lambda: connect(settings))
+            con = spatial.result() if geometry and spatial else plain
+            con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
+            rows, geometry = _copy(con, job, part, geometry, start=span)
+    finally:
+        if spatial:
+            spatial.close()
     detected = _detected(encoding, job, head_text, geometry)
     return StagedTable(part, _specs(job, geometry), rows, format, detected, job.warnings)
 
 
-def _head_text(path: Path, size: int) -> tuple[str, bool]:
-    head = enc.read_head(path, size)
-    text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
-    return text, len(head) < size
+class _Background:
+    """A DuckDB connection opened in another thread while this one reads the file."""
+
+    def __init__(self, open_connection: Callable[[], duckdb.DuckDBPyConnection]) -> None:
+        self._outcome: dict[str, object] = {}
+        self._thread = threading.Thread(target=self._open, args=(open_connection,),
+                                        name="mutuelle-duckdb-open", daemon=True)
+        self._thread.start()
+
+    def _open(self, open_connection: Callable[[], duckdb.DuckDBPyConnection]) -> None:
+        try:
+            self._outcome["con"] = open_connection()
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, raised there
+            self._outcome["error"] = exc
+
+    def result(self) -> duckdb.DuckDBPyConnection:
+        """The connection, once open (the opening error if it failed)."""
+        self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]  # type: ignore[misc]
+        return self._outcome["con"]  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Close the connection, used or not."""
+        self._thread.join()
+        con = self._outcome.get("con")
+        if isinstance(con, duckdb.DuckDBPyConnection):
+            con.close()
 
 
-def _records(text: str, delimiter: str, complete: bool, limit: int) -> list[list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
-    records = list(itertools.islice(reader, limit + 1))
-    if not complete or len(records) > limit:
-        records = records[:-1] if len(records) > 1 else records  # the last may be cut short
-    return [r for r in records if r]
-
-
-def sniff_delimiter(text: str, *, complete: bool = True) -> str:
-    """The delimiter among ``; , tab |`` that splits the records most regularly."""
-    best, best_score = None, (0.0, 0)
-    for delimiter in DELIMITERS:
-        records = _records(text, delimiter, complete, SNIFF_RECORDS)
-        if not records or len(records[0]) < 2:
-            continue
-        width = len(records[0])
-        regular = round(sum(1 for r in records if len(r) == width) / len(records), 2)
-        if (regular, width) > best_score:
-            best, best_score = delimiter, (regular, width)
-    if best:
-        return best
-    first_line = text.split("\n", 1)[0]
-    return next((d for d in DELIMITERS if d not in first_line), ",")
-
-
-def _header(path: Path, head_text: str, complete: bool, delimiter: str, max_columns: int) -> list[str]:
-    size = enc.HEAD_BYTES
-    while True:
-        reader = csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter, quotechar='"')
-        first = next(reader, [])
-        whole = complete or next(reader, None) is not None
-        if len(first) > max_columns:
-            raise ImportFailed(f"the file has {'at least ' if not whole else ''}{len(first)} "
-                               f"columns, more than the limit of {max_columns} "
-                               "(MUTUELLE_MAX_COLUMNS)")
-        if whole:
-            break
-        if size >= MAX_HEADER_BYTES:
-            raise ImportFailed(f"the first line is longer than {MAX_HEADER_BYTES >> 20} MiB",
-                               where="line 1")
-        size *= 4
-        head_text, complete = _head_text(path, size)
-    if not any(cell.strip() for cell in first):
-        raise ImportFailed("the first line is empty; it must hold the column names",
-                           where="line 1")
-    return first
+def _text_for_duckdb(source: Path, work: Path, encoding: enc.Encoding,
+                     meter: _Meter) -> tuple[Path, str, float]:
+    """The file DuckDB reads, its encoding (utf-8 or latin-1), the share of progress spent."""
+    size = max(source.stat().st_size, 1)
+    link = work / "source.csv"  # a link with a name of ours: no glob characters for DuckDB
+    link.unlink(missing_ok=True)
+    if encoding.is_utf8:
+        os.symlink(source.resolve(), link)
+        return link, "utf-8", 0.0
+    if encoding.codec in ("cp1252", "latin-1") and not enc.has_c1_bytes(
+            source, lambda done: meter.at(0.1 * done / size)):
+        # Without bytes 0x80-0x9F cp1252 is latin-1, which DuckDB decodes itself: a
+        # scan at 1 GB/s instead of a transcoding pass (bench/ingest.py measures it).
+        os.symlink(source.resolve(), link)
+        return link, "latin-1", 0.1
+    transcoded = work / "transcoded.csv"  # never the link, which points to the user's file
+    enc.transcode_to_utf8(source, transcoded, encoding, lambda done: meter.at(0.5 * done / size))
+    return transcoded, "utf-8", 0.5
 
 
 def name_columns(header: list[str]) -> tuple[list[_Column], list[str]]:
@@ -268,23 +254,26 @@ def name_columns(header: list[str]) -> tuple[list[_Column], list[str]]:
 
 # --- DuckDB ------------------------------------------------------------------------
 
-def _ident(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+def _source_sql(job: _Job, *, trimmed_too: bool = False) -> str:
+    """The file as text columns c0..cN; padded ones trimmed, blank meaning NULL.
 
-
-def _source_sql(job: _Job) -> str:
-    """The file as text columns c0..cN, typed columns trimmed with empty meaning NULL."""
+    ``trimmed_too`` adds t0..tN, every typed column trimmed, to try padded guesses on.
+    """
     struct = ", ".join(f"'c{c.index}': 'VARCHAR'" for c in job.columns)
     options = [
         "auto_detect = false", f"columns = {{{struct}}}", "header = true",
+        f"encoding = {sql_string(job.text_encoding)}",
         f"delim = {sql_string(job.delimiter)}", "quote = '\"'", "escape = '\"'",
         f"strict_mode = {str(not job.lenient).lower()}", f"null_padding = {str(job.lenient).lower()}",
     ]
     if job.lenient:
         options.append("parallel = false")  # DuckDB pads only sequentially with quoted newlines
     read = f"read_csv({sql_string(str(job.text_path))}, {', '.join(options)})"
-    cells = [f"NULLIF(trim(c{c.index}, ' \t'), '') AS c{c.index}" if c.guess.type != "text"
+    cells = [f"NULLIF(trim(c{c.index}, ' \t'), '') AS c{c.index}" if c.guess.padded
              else f"c{c.index}" for c in job.columns]
+    if trimmed_too:
+        cells += [f"NULLIF(trim(c{c.index}, ' \t'), '') AS t{c.index}" for c in job.columns
+                  if c.guess.type != "text"]
     return f"(SELECT {', '.join(cells)} FROM {read})"
 
 
@@ -294,12 +283,12 @@ def _select_sql(job: _Job, geometry: tuple[_Column, _Column, str] | None) -> str
         col = f"c{c.index}"
         # The message names the column and the value, for _MISFIT_RE to read back.
         message = f"{sql_string(f'{_MISFIT}|{c.index}|')} || left({col}, 200) || '|end'"
-        casts.append(f"{cast_sql(col, c.guess, message)} AS {_ident(c.name)}")
+        casts.append(f"{cast_sql(col, c.guess, message)} AS {sql_identifier(c.name)}")
     select = f"SELECT {', '.join(casts)} FROM {_source_sql(job)} AS src"
     if geometry:
         lat, lon, name = geometry
-        select = (f"SELECT *, ST_Point({_ident(lon.name)}, {_ident(lat.name)}) AS {_ident(name)} "
-                  f"FROM ({select}) AS typed")
+        point = f"ST_Point({sql_identifier(lon.name)}, {sql_identifier(lat.name)})"
+        select = f"SELECT *, {point} AS {sql_identifier(name)} FROM ({select}) AS typed"
     return select
 
 
@@ -360,7 +349,9 @@ def _sample(con: duckdb.DuckDBPyConnection, job: _Job) -> list[list[str | None]]
     for _ in range(2):
         try:
             records = con.execute(f"SELECT * FROM {_source_sql(job)} LIMIT {rows}").fetchall()
-            return [list(col) for col in zip(*records)] if records else [[] for _ in job.columns]
+            if not records:
+                return [[] for _ in job.columns]
+            return [list(col) for col in zip(*records, strict=True)]
         except duckdb.Error as error:
             failure = _classify(job, error)
             if isinstance(failure, ImportFailed) and _RAGGED_RE.search(str(error)):
@@ -483,9 +474,12 @@ def _retype(con: duckdb.DuckDBPyConnection, job: _Job, start: float) -> None:
     # skips holds bytes that are not UTF-8.
     exprs = [f"count(c{c.index})" for c in job.columns if c.guess.type == "text" or c.forced]
     for c, options in plans:
-        exprs += [f"count(*) FILTER (WHERE {misfit_sql(f'c{c.index}', g)})" for g in options]
+        for g in options:
+            col = f"t{c.index}" if g.padded else f"c{c.index}"
+            exprs.append(f"count(*) FILTER (WHERE {misfit_sql(col, g)})")
         exprs.append(f"min(c{c.index}) FILTER (WHERE {misfit_sql(f'c{c.index}', c.guess)})")
-    row = _run(con, job, f"SELECT {', '.join(exprs)} FROM {_source_sql(job)} AS src", start)[0]
+    source = _source_sql(job, trimmed_too=True)
+    row = _run(con, job, f"SELECT {', '.join(exprs)} FROM {source} AS src", start)[0]
     changed: dict[int, tuple[TypeGuess, int, str]] = {}
     pos = len(exprs) - sum(len(options) + 1 for _, options in plans)
     for c, options in plans:
@@ -493,7 +487,7 @@ def _retype(con: duckdb.DuckDBPyConnection, job: _Job, start: float) -> None:
         pos += len(options) + 1
         if counts[0]:
             changed[c.index] = (c.guess, counts[0], example)
-            c.guess = next((g for g, n in zip(options[1:], counts[1:]) if n == 0), TEXT)
+            c.guess = next((g for g, n in zip(options[1:], counts[1:], strict=True) if n == 0), TEXT)
     lines = _lines_of(job, {i: example for i, (_, _, example) in changed.items()})
     for i, (old, count, example) in changed.items():
         c = job.columns[i]
@@ -504,28 +498,23 @@ def _retype(con: duckdb.DuckDBPyConnection, job: _Job, start: float) -> None:
 
 # --- physical lines, for messages ----------------------------------------------------
 
-def _scan(job: _Job):  # -> Iterator[tuple[int, list[str]]]
-    """(physical line where the record starts, record) for every data record."""
-    with open(job.text_path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = csv.reader(f, delimiter=job.delimiter, quotechar='"')
-        line = 1
-        for n, record in enumerate(reader):
-            start, line = line, reader.line_num + 1
-            if n and record:
-                yield start, record
+def _records(job: _Job) -> Iterator[tuple[int, list[str]]]:
+    return enc.records_with_lines(job.text_path, job.text_encoding, job.delimiter)
 
 
 def _first_ragged(job: _Job) -> tuple[int | None, int]:
     width = len(job.columns)
-    return next(((line, len(r)) for line, r in _scan(job) if len(r) != width), (None, 0))
+    return next(((line, len(r)) for line, r in _records(job) if len(r) != width), (None, 0))
 
 
 def _lines_of(job: _Job, wanted: dict[int, str]) -> dict[int, int]:
     """Line of the first record whose column i holds wanted[i] (trimmed, cut at 200)."""
+    targets = {i: value.strip(" \t") for i, value in wanted.items()}
     found: dict[int, int] = {}
-    for line, record in _scan(job):
-        for i, value in wanted.items():
-            if i not in found and i < len(record) and record[i].strip(" \t")[:200] == value:
+    for line, record in _records(job):
+        for i, value in targets.items():
+            if i not in found and i < len(record) and \
+                    record[i].strip(" \t")[:200].strip(" \t") == value:
                 found[i] = line
         if len(found) == len(wanted):
             break
@@ -548,7 +537,7 @@ def _detected(encoding: enc.Encoding, job: _Job, head_text: str,
     detected = {
         "encoding": encoding.label,
         "delimiter": job.delimiter,
-        "newline": "CRLF" if "\r\n" in head_text.split("\n", 1)[0] + "\n" else "LF",
+        "newline": "CRLF" if head_text.split("\n", 1)[0].endswith("\r") else "LF",
         "quote": '"',
     }
     numbers = [c.guess for c in job.columns if c.guess.type in ("integer", "decimal")]

@@ -1,10 +1,14 @@
-"""Text encodings of uploaded tables: refuse what is not text, guess the encoding
-from the first block, transcode to UTF-8 in chunks (never the whole file in memory)."""
+"""Reading a delimited text file: refuse what is not text, guess the encoding from the
+first block, transcode to UTF-8 in chunks (never the whole file in memory), find the
+delimiter and the header, and give records with the physical line they start on."""
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+import csv
+import io
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +18,15 @@ from mutuelle.core.errors import ImportFailed
 HEAD_BYTES = 1 << 20
 #: Bytes transcoded at a time.
 CHUNK_BYTES = 4 << 20
+#: Longest first line (header) accepted.
+MAX_HEADER_BYTES = 16 << 20
+#: Delimiters tried, in order of preference when they split records equally well.
+DELIMITERS = (";", ",", "\t", "|")
+#: Records parsed per candidate delimiter when sniffing.
+SNIFF_RECORDS = 500
+
+# Quoted fields may legitimately be long (deliberation texts); DuckDB bounds lines anyway.
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
 
 #: The five bytes cp1252 leaves undefined; a file holding them is not cp1252.
 CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
@@ -75,7 +88,7 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
 
 def refuse_non_text(head: bytes) -> None:
     """Raise ImportFailed if the first block is empty or not a text table."""
-    if not head.strip(b" \t\r\n\x00"):
+    if not head.removeprefix(codecs.BOM_UTF8).strip(b" \t\r\n"):
         raise ImportFailed("the file is empty")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return
@@ -104,6 +117,28 @@ def detect_encoding(head: bytes, *, complete: bool) -> Encoding:
     if CP1252_UNDEFINED.intersection(head):
         return LATIN1
     return CP1252
+
+
+def decode_head(head: bytes, encoding: Encoding, *, complete: bool) -> str:
+    """The first block as text (a character cut at its end is left out), without BOM."""
+    decoder = codecs.getincrementaldecoder(encoding.codec)(errors=LENIENT)
+    return decoder.decode(head, final=complete).removeprefix("\ufeff")
+
+
+_C1 = bytes(range(0x80, 0xA0))
+
+
+def has_c1_bytes(path: Path, progress: Callable[[int], None] | None = None) -> bool:
+    """True if the file holds a byte 0x80-0x9F, where cp1252 and latin-1 differ."""
+    done = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            if len(chunk.translate(None, _C1)) != len(chunk):
+                return True
+            done += len(chunk)
+            if progress:
+                progress(done)
+    return False
 
 
 def lookup(name: str) -> Encoding:
@@ -177,3 +212,76 @@ def first_undecodable_line(path: Path, codec: str = "utf-8") -> int | None:
         except UnicodeDecodeError:
             return lines_before + 1
     return None
+
+
+# --- dialect ---------------------------------------------------------------------------
+
+def head_text(path: Path, encoding: Encoding, size: int = HEAD_BYTES) -> tuple[str, bool]:
+    """The first ``size`` bytes as text, and whether they are the whole file."""
+    head = read_head(path, size)
+    complete = len(head) < size
+    return decode_head(head, encoding, complete=complete), complete
+
+
+def _reader(text: str, delimiter: str) -> Iterator[list[str]]:
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+
+
+def sniff_delimiter(text: str, *, complete: bool = True) -> str:
+    """The delimiter among ``; , tab |`` that splits the records most regularly (quotes,
+    quoted newlines and doubled quotes respected by the parser)."""
+    best, best_score = None, (0.0, 0)
+    for delimiter in DELIMITERS:
+        records = list(itertools.islice(_reader(text, delimiter), SNIFF_RECORDS + 1))
+        if (not complete or len(records) > SNIFF_RECORDS) and len(records) > 1:
+            records.pop()  # cut short by the end of the block
+        records = [r for r in records if r]
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        regular = round(sum(1 for r in records if len(r) == width) / len(records), 2)
+        if (regular, width) > best_score:
+            best, best_score = delimiter, (regular, width)
+    if best:
+        return best
+    first_line = text.split("\n", 1)[0]
+    return next((d for d in DELIMITERS if d not in first_line), ",")
+
+
+def read_header(path: Path, encoding: Encoding, delimiter: str, max_columns: int) -> list[str]:
+    """The first record; refused when empty or wider than ``max_columns`` (checked before
+    the whole line is read, so a huge header costs no more than the limit)."""
+    size = HEAD_BYTES
+    while True:
+        text, complete = head_text(path, encoding, size)
+        reader = _reader(text, delimiter)
+        first = next(reader, [])
+        whole = complete or next(reader, None) is not None
+        if len(first) > max_columns:
+            raise ImportFailed(f"the file has {'at least ' if not whole else ''}{len(first)} "
+                               f"columns, more than the limit of {max_columns} "
+                               "(MUTUELLE_MAX_COLUMNS)")
+        if whole:
+            break
+        if size >= MAX_HEADER_BYTES:
+            raise ImportFailed(f"the first line is longer than {MAX_HEADER_BYTES >> 20} MiB",
+                               where="line 1")
+        size *= 4
+    if not any(cell.strip() for cell in first):
+        raise ImportFailed("the first line is empty; it must hold the column names",
+                           where="line 1")
+    return first
+
+
+def records_with_lines(path: Path, encoding: str,
+                       delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(physical line where the record starts, record) for every data record after the
+    header; blank lines skipped, as DuckDB does. For messages that name a line."""
+    python_encoding = "utf-8-sig" if encoding == "utf-8" else encoding
+    with open(path, encoding=python_encoding, errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, quotechar='"')
+        line = 1
+        for n, record in enumerate(reader):
+            start, line = line, reader.line_num + 1
+            if n and record:
+                yield start, record

@@ -5,7 +5,7 @@ value the sample accepts is a value the file accepts."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -64,6 +64,7 @@ class TypeGuess:
     date_format: str = ""        # key of DATE_FORMATS or DATETIME_FORMATS
     strict: bool = True          # inferred: a leading zero (code) does not fit a number
     nulls: tuple[str, ...] = ()  # markers read as empty
+    padded: bool = False         # values may have spaces around them: trim before reading
 
     def describe(self) -> str:
         """The type as a phrase, for messages."""
@@ -150,7 +151,24 @@ def parse_value(raw: str | None, guess: TypeGuess) -> object:
     raise ValueError(value)
 
 
-def _fits(values: Iterable[str], guess: TypeGuess) -> bool:
+@cache
+def _compiled_lines(pattern: str) -> re.Pattern[str]:
+    return re.compile(f"(?:{pattern})(?:\n(?:{pattern}))*")
+
+
+def _fits(values: Collection[str], guess: TypeGuess) -> bool:
+    """True if every (stripped, non-empty) value fits ``guess``."""
+    if guess.type in ("integer", "decimal", "date", "datetime") and len(values) > 1:
+        # One regex over all values runs in C; a Python loop per value is ten times slower.
+        joined = "\n".join(values)
+        if joined.count("\n") != len(values) - 1:
+            return False  # a value holds a newline: not a number nor a date
+        if not _compiled_lines(pattern_of(guess)).fullmatch(joined):
+            return False
+        if guess.type == "decimal":
+            return True   # the pattern is enough for float()
+        if guess.type == "integer":
+            values = [v for v in values if len(v) > 18]  # only these may overflow
     try:
         for v in values:
             parse_value(v, guess)
@@ -170,10 +188,13 @@ def candidates(kind: str | None = None, *, strict: bool = True) -> list[TypeGues
     return [g for g in out if kind is None or g.type == kind]
 
 
-def _split_nulls(values: Sequence[str | None]) -> tuple[set[str], tuple[str, ...]]:
-    distinct = {v.strip(" \t") for v in values if v is not None} - {""}
+def _split_nulls(values: Sequence[str | None]) -> tuple[set[str], dict[str, object]]:
+    """Distinct non-empty values, and what the guess must know: null markers, padding."""
+    present = {v for v in values if v}
+    distinct = {v.strip(" \t") for v in present} - {""}
     markers = tuple(sorted(distinct & NULL_MARKERS))
-    return distinct - NULL_MARKERS, markers
+    padded = any(v != v.strip(" \t") for v in present)
+    return distinct - NULL_MARKERS, {"nulls": markers, "padded": padded}
 
 
 def infer_type(values: Sequence[str | None]) -> TypeGuess:
@@ -182,14 +203,14 @@ def infer_type(values: Sequence[str | None]) -> TypeGuess:
     Digit strings with a leading zero (``011``, ``01001``) and integers too long
     for 64 bits are codes: they stay text.
     """
-    distinct, markers = _split_nulls(values)
+    distinct, seen = _split_nulls(values)
     if not distinct:
         return TEXT
     if all(_DIGITS.fullmatch(v) for v in distinct) and not _fits(distinct, candidates("integer")[0]):
         return TEXT
     for guess in candidates():
         if _fits(distinct, guess):
-            return replace(guess, nulls=markers)
+            return replace(guess, **seen)  # type: ignore[arg-type]
     return TEXT
 
 
@@ -197,7 +218,7 @@ def guess_for(kind: str, values: Sequence[str | None]) -> TypeGuess:
     """The way of writing ``kind`` (forced by the user) that fits most sample values."""
     if kind == "text":
         return TEXT
-    distinct, markers = _split_nulls(values)
+    distinct, seen = _split_nulls(values)
     options = candidates(kind, strict=False)
     if not options:
         raise ValueError(f"unknown column type {kind!r}")
@@ -206,26 +227,39 @@ def guess_for(kind: str, values: Sequence[str | None]) -> TypeGuess:
         return sum(1 for v in distinct if _fits((v,), guess))
 
     best = max(options, key=score)  # max keeps the first of equals: the usual spelling
-    return replace(best, nulls=markers)
+    return replace(best, **seen)  # type: ignore[arg-type]
 
 
 def widenings(guess: TypeGuess) -> list[TypeGuess]:
-    """Types to try, in order, when values outside the sample do not fit ``guess``."""
+    """Types to try, in order, when values outside the sample do not fit ``guess``:
+    the same with spaces trimmed, then wider ones (integer to decimal, date to datetime)."""
+    wider: list[TypeGuess] = []
+    if guess.type == "text":
+        return []
     if guess.type == "integer":
-        return [replace(guess, type="decimal", decimal=d) for d in (",", ".")]
-    if guess.type == "date" and guess.date_format == "%Y-%m-%d":
-        return [replace(guess, type="datetime", date_format="iso")]
-    if guess.type == "date" and guess.date_format == "%d/%m/%Y":
-        return [replace(guess, type="datetime", date_format="%d/%m/%Y %H:%M:%S")]
-    return []
+        wider = [replace(guess, type="decimal", decimal=d) for d in (",", ".")]
+    elif guess.type == "date" and guess.date_format == "%Y-%m-%d":
+        wider = [replace(guess, type="datetime", date_format="iso")]
+    elif guess.type == "date" and guess.date_format == "%d/%m/%Y":
+        wider = [replace(guess, type="datetime", date_format="%d/%m/%Y %H:%M:%S")]
+    if guess.padded:
+        return wider
+    return [replace(g, padded=True) for g in (guess, *wider)]
 
 
 # --- SQL -------------------------------------------------------------------------
-# ``col`` is an already quoted identifier holding the trimmed raw string (NULL if empty).
+# ``col`` is an already quoted identifier holding the raw string; the caller trims it
+# (blank meaning NULL) when the guess is ``padded``: trimming every value costs as much
+# as parsing it, and most files have no padding.
 
 def sql_string(value: str) -> str:
     """A DuckDB string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """A DuckDB quoted identifier (any text: quotes doubled, case kept)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def duckdb_type(guess: TypeGuess) -> str:

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlglot import exp
 
 from mutuelle.core.config import Settings
 from mutuelle.ingest.csv import read_csv
 from mutuelle.ingest.model import ImportOptions, Progress, StagedTable
+from mutuelle.ingest.typing import sql_identifier
 from mutuelle.store.duck import connect
 
 
@@ -42,11 +42,11 @@ def rows_of(settings: Settings) -> Callable[..., list[dict[str, Any]]]:
         spatial = any(c.type == "geometry" for c in table.columns)
         with connect(settings, spatial=spatial) as con:
             names = [c.name for c in table.columns]
-            quoted = [exp.to_identifier(n, quoted=True).sql("duckdb") for n in names]
+            quoted = [sql_identifier(n) for n in names]
             cols = ", ".join(f"ST_AsText({q}) AS {q}" if c.type == "geometry" else q
-                             for q, c in zip(quoted, table.columns))
+                             for q, c in zip(quoted, table.columns, strict=True))
             cursor = con.execute(f"SELECT {cols} FROM read_parquet(?)", [str(table.parquet_path)])
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     return read
 
