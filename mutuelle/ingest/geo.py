@@ -315,7 +315,7 @@ def _detect_concepts(con: duckdb.DuckDBPyConnection, dest: Path,
     row = con.execute(f"SELECT {select} FROM (SELECT * FROM read_parquet(?) LIMIT ?)",
                       [str(dest), CONCEPT_SAMPLE_ROWS]).fetchone()
     assert row is not None
-    for column, values in zip(attributes, row):
+    for column, values in zip(attributes, row, strict=True):
         column.concept = detect_concept(column.source_name or column.name, values or [])
 
 
