@@ -24,6 +24,10 @@ app = typer.Typer(help="mutuelle: a territorial data commons.", no_args_is_help=
 db_app = typer.Typer(help="The catalogue database.")
 datasets_app = typer.Typer(help="Datasets of the catalogue.")
 orgs_app = typer.Typer(help="Organisations (cities, territories, partners).")
+geo_app = typer.Typer(help="The territorial referential (IRIS, communes, EPCI, QPV...).")
+indicators_app = typer.Typer(help="Indicators of the observatory.")
+app.add_typer(geo_app, name="geo")
+app.add_typer(indicators_app, name="indicators")
 app.add_typer(db_app, name="db")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(orgs_app, name="orgs")
@@ -213,6 +217,103 @@ def orgs_list() -> None:
     with session:
         for org in repo.list_organisations(session):
             console.print(f"{org.slug}\t{org.kind}\t{org.name}")
+
+
+@geo_app.command("import")
+def geo_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    level: Annotated[str, typer.Option(help="iris, commune, epci, departement, region or qpv")],
+    vintage: Annotated[int | None, typer.Option(help="millésime (year of the geography)")] = None,
+    crs: Annotated[str | None, typer.Option(help="source CRS when the file has none")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="role=column, e.g. code=CODE_IRIS")] = None,
+) -> None:
+    """Import official contours (IGN CONTOURS-IRIS, communes, QPV...) into the referential."""
+    from mutuelle.geo.referential import geo_import_command
+
+    settings, session = _session()
+    with session:
+        try:
+            mapping = dict(m.split("=", 1) for m in map_ or []) or None
+            with console.status(f"importing {file.name} as {level}..."):
+                report = geo_import_command(session, settings, file, level=level, vintage=vintage,
+                                            crs=crs, mapping=mapping)
+        except (MutuelleError, ValueError) as exc:
+            _fail(exc if isinstance(exc, MutuelleError) else MutuelleError(f"--map must be role=column: {exc}"))
+        console.print(f"{report.level} {report.vintage}: {report.imported} territories "
+                      f"({report.inserted} new, {report.updated} updated, {report.removed} removed, "
+                      f"{report.with_geometry} with geometry) in {report.seconds:.1f} s")
+        console.print(f"  columns: {report.mapping}")
+        for code, count in report.unknown_parents.items():
+            console.print(f"  [yellow]unknown parent[/] {code}: {count} territories")
+        for warning in report.warnings:
+            console.print(f"  [yellow]warning:[/] {warning}")
+
+
+@geo_app.command("cog")
+def geo_cog(vintage: int | None = None,
+            departement: Annotated[list[str] | None, typer.Option(help="limit to these départements")] = None
+            ) -> None:
+    """Load INSEE's Code officiel géographique (communes, EPCI, départements, régions)."""
+    from mutuelle.geo.cog import cog_command
+
+    settings, session = _session()
+    with session:
+        try:
+            with console.status("loading the Code officiel géographique..."):
+                report = cog_command(session, settings, vintage, departement)
+        except MutuelleError as exc:
+            _fail(exc)
+        console.print(report)
+
+
+@geo_app.command("search")
+def geo_search(q: str, level: str | None = None) -> None:
+    """Find territories by name or code."""
+    from mutuelle.geo.referential import search_territories
+
+    _, session = _session()
+    with session:
+        try:
+            for t in search_territories(session, q, level=level):
+                console.print(f"{t.level}\t{t.code}\t{t.name}\t{t.vintage}")
+        except MutuelleError as exc:
+            _fail(exc)
+
+
+@indicators_app.command("list")
+def indicators_list(theme: str | None = None) -> None:
+    """List the indicators."""
+    from mutuelle.observatory.indicators import list_indicators
+
+    _, session = _session()
+    with session:
+        table = Table(title="indicators")
+        for col in ("id", "label", "theme", "unit"):
+            table.add_column(col)
+        for ind in list_indicators(session, theme=theme):
+            table.add_row(ind.id, ind.label, ind.theme, ind.unit)
+        console.print(table)
+
+
+@indicators_app.command("values")
+def indicators_values(indicator: str, level: str = "commune", vintage: int | None = None) -> None:
+    """An indicator's values at one level (secret cells shown as such)."""
+    from mutuelle.observatory.compute import indicator_values
+    from mutuelle.observatory.indicators import get_indicator
+
+    settings, session = _session()
+    with session:
+        try:
+            values = indicator_values(session, settings, get_indicator(session, indicator), level,
+                                      vintage=vintage)
+        except MutuelleError as exc:
+            _fail(exc)
+        table = Table(title=f"{indicator} by {level}")
+        for col in ("code", "name", "value", "status"):
+            table.add_column(col)
+        for v in values:
+            table.add_row(v.code, v.name, "" if v.value is None else f"{v.value:.4g}", v.status)
+        console.print(table)
 
 
 @app.command("settings")
