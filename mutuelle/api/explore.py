@@ -54,17 +54,19 @@ def _version_of(session: Session, viewer: Viewer, dataset_id: str, number: str =
 
 
 def _source(settings: Settings, version: Version, after_row: int | None = None) -> exp.Expression:
-    """The version's rows with their stable row number (the record id and keyset key)."""
+    """The version's rows with their row number in the file (from 0): the keyset key.
+
+    Record ids shown to clients are that number + 1; the key stays the raw column so that
+    DuckDB keeps its cheap ordered scan."""
     path = str(resolve(settings, version.parquet_path))
     scan = exp.func("read_parquet", exp.Literal.string(path),
                     exp.EQ(this=exp.var("file_row_number"), expression=exp.true()))
     inner = exp.select(
         exp.Star(**{"except": [exp.column("file_row_number")]}),
-        exp.alias_(exp.Add(this=exp.column("file_row_number"), expression=exp.Literal.number(1)),
-                   ROW_ID, quoted=True),
+        exp.alias_(exp.column("file_row_number"), ROW_ID, quoted=True),
     ).from_(scan)
-    if after_row is not None:  # record ids are file row numbers + 1: resume after the last one
-        inner = inner.where(exp.GTE(this=exp.column("file_row_number"), expression=exp.Literal.number(after_row)))
+    if after_row is not None:  # resume after the last row of the previous page
+        inner = inner.where(exp.GT(this=exp.column("file_row_number"), expression=exp.Literal.number(after_row)))
     return inner.subquery("records")
 
 
@@ -146,11 +148,16 @@ def run_records(request: Request, settings: Settings, version: Version, *, selec
                               schema, _source(settings, version))
     if keyset and not _is_aggregate(query):
         query = query.select(exp.column(ROW_ID, quoted=True)).order_by(exp.column(ROW_ID, quoted=True))
+    known_geo = _geometry_fields(version) if select is None and group_by is None else None
     with budgeted(settings) as con:
-        shaped, geo = geometry_as_geojson(query, con)
+        shaped, geo = geometry_as_geojson(query, con, known=known_geo)
         rows = fetch_dicts(con, shaped, geo)
-        total = con.execute(count_query.sql(dialect="duckdb")).fetchone()
-    total_count = int(total[0]) if total else 0
+        start = 0 if keyset else offset
+        if after is None and len(rows) < limit and (rows or start == 0):
+            total_count = start + len(rows)  # the page holds the end: no count query needed
+        else:
+            total = con.execute(count_query.sql(dialect="duckdb")).fetchone()
+            total_count = int(total[0]) if total else 0
     last_row = None
     for row in rows:
         if ROW_ID in row:
@@ -167,6 +174,10 @@ def run_records(request: Request, settings: Settings, version: Version, *, selec
             query_string = "&".join(f"{k}={_quote(v)}" for k, v in params.items())
             body["links"] = [{"rel": "next", "href": f"{request.url.path}?{query_string}"}]
     return _json(body, _cache_headers(version, request), request)
+
+
+def _geometry_fields(version: Version) -> set[str]:
+    return {name for name, kind in version.schema.items() if kind == "geometry"}
 
 
 def _quote(value: str) -> str:
@@ -189,7 +200,7 @@ def record(dataset_id: str, record_id: str, request: Request, session: SessionDe
     req = _request(select, None, None, None, 1, 0, None, None, "UTC")
     query = build_query(req, version.schema, _source(settings, version))
     query = query.where(exp.EQ(this=exp.column(ROW_ID, quoted=True),
-                               expression=exp.Literal.number(int(record_id))))
+                               expression=exp.Literal.number(int(record_id) - 1)))
     with budgeted(settings) as con:
         shaped, geo = geometry_as_geojson(query, con)
         rows = fetch_dicts(con, shaped, geo)

@@ -57,9 +57,18 @@ def _duckdb_message(exc: Exception) -> str:
     return first.split(":", 1)[-1].strip() or "the query cannot run on these values"
 
 
-def geometry_as_geojson(select: exp.Select,
-                        con: duckdb.DuckDBPyConnection) -> tuple[exp.Select, set[str]]:
-    """Wrap ``select`` so geometry columns leave DuckDB as GeoJSON text; also their names."""
+def geometry_as_geojson(select: exp.Select, con: duckdb.DuckDBPyConnection, *,
+                        known: set[str] | None = None) -> tuple[exp.Select, set[str]]:
+    """Wrap ``select`` so geometry columns leave DuckDB as GeoJSON text; also their names.
+
+    ``known``: the geometry columns when the caller knows them (the dataset's own columns,
+    unprojected), which spares a DESCRIBE round trip."""
+    if known is not None:
+        if not known:
+            return select, set()
+        replaced = [exp.alias_(exp.func("ST_AsGeoJSON", exp.column(exp.to_identifier(n, quoted=True))),
+                               exp.to_identifier(n, quoted=True)) for n in sorted(known)]
+        return exp.select(exp.Star(**{"replace": replaced})).from_(select.subquery("q")), set(known)
     described = con.execute(f"DESCRIBE {select.sql(dialect='duckdb')}").fetchall()
     geo = {str(row[0]) for row in described if str(row[1]).upper().startswith("GEOMETRY")}
     if not geo:

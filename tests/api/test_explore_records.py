@@ -150,3 +150,13 @@ def test_anonymous_visitors_only_reach_published_public_datasets(public_api: Tes
     assert listing["total_count"] == 1 and listing["results"][0]["dataset_id"] == "offres"
     assert public_api.get("/api/datasets/brouillon/versions/1/records").status_code == 404
     assert public_api.get("/api/datasets/brouillon/versions/1/download/csv").status_code == 404
+
+
+@pytest.mark.parametrize("params, total, count", [
+    ({"offset": 5, "limit": 10}, 8, 3), ({"offset": 20, "limit": 10}, 8, 0),
+    ({"where": "salaire > 2000", "limit": 1}, 2, 1), ({"where": "id > 100"}, 0, 0),
+])
+def test_total_count_is_exact_on_partial_and_empty_pages(api: TestClient, params: dict,  # type: ignore[type-arg]
+                                                         total: int, count: int) -> None:
+    body = get(api, **params)
+    assert body["total_count"] == total and len(body["results"]) == count
