@@ -140,9 +140,11 @@ def run_records(request: Request, settings: Settings, version: Version, *, selec
     after_row = cursor_value if cursor_kind == "row" else None
     if cursor_kind == "offset":
         offset = cursor_value
+    elif cursor_kind == "row":
+        offset = 0  # the keyset filter has skipped what came before
     schema = version.schema
     source = _source(settings, version, after_row=after_row)
-    req = _request(select, where, group_by, order_by, limit, 0 if keyset else offset, refine, exclude, timezone)
+    req = _request(select, where, group_by, order_by, limit, offset, refine, exclude, timezone)
     query = build_query(req, schema, source)
     count_query = build_count(_request(select, where, group_by, None, None, 0, refine, exclude, timezone),
                               schema, _source(settings, version))
@@ -152,9 +154,8 @@ def run_records(request: Request, settings: Settings, version: Version, *, selec
     with budgeted(settings) as con:
         shaped, geo = geometry_as_geojson(query, con, known=known_geo)
         rows = fetch_dicts(con, shaped, geo)
-        start = 0 if keyset else offset
-        if after is None and len(rows) < limit and (rows or start == 0):
-            total_count = start + len(rows)  # the page holds the end: no count query needed
+        if after is None and len(rows) < limit and (rows or offset == 0):
+            total_count = offset + len(rows)  # the page holds the end: no count query needed
         else:
             total = con.execute(count_query.sql(dialect="duckdb")).fetchone()
             total_count = int(total[0]) if total else 0
@@ -163,7 +164,7 @@ def run_records(request: Request, settings: Settings, version: Version, *, selec
         if ROW_ID in row:
             last_row = row.pop(ROW_ID)
     body: dict[str, Any] = {"total_count": total_count, "results": rows}
-    consumed = (offset if not keyset else 0) + len(rows)
+    consumed = offset + len(rows)
     if len(rows) == limit and limit > 0:
         token = (_encode_cursor("row", int(last_row)) if keyset and last_row is not None
                  else _encode_cursor("offset", consumed))
