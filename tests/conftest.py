@@ -88,6 +88,16 @@ def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def session(any_settings: Settings):  # type: ignore[no-untyped-def]
+    """A catalogue session on each backend (SQLite, then PostgreSQL), schema migrated."""
+    from mutuelle.catalog.db import sessions, upgrade
+
+    upgrade(any_settings)
+    with sessions(any_settings)() as s:
+        yield s
+
+
+@pytest.fixture
 def app(settings: Settings):  # type: ignore[no-untyped-def]
     """The real ASGI app over a fresh embedded store."""
     from mutuelle.app import create_app

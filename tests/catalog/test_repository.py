@@ -7,16 +7,9 @@ from sqlalchemy import inspect
 
 from mutuelle.access.policy import ANONYMOUS, OPERATOR, visible_datasets
 from mutuelle.catalog import repository as repo
-from mutuelle.catalog.db import engine, sessions, upgrade
+from mutuelle.catalog.db import engine, upgrade
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, NotFound
-
-
-@pytest.fixture
-def session(any_settings: Settings):  # type: ignore[no-untyped-def]
-    upgrade(any_settings)
-    with sessions(any_settings)() as s:
-        yield s
 
 
 def test_migrations_create_every_table(any_settings: Settings) -> None:

@@ -20,13 +20,6 @@ from mutuelle.store.duck import connect
 
 
 @pytest.fixture
-def session(any_settings: Settings):  # type: ignore[no-untyped-def]
-    upgrade(any_settings)
-    with sessions(any_settings)() as s:
-        yield s
-
-
-@pytest.fixture
 def sqlite_session(settings: Settings):  # type: ignore[no-untyped-def]
     upgrade(settings)
     with sessions(settings)() as s:

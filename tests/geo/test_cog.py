@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.catalog.observatory_models import Territory, TerritoryPassage
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
@@ -18,13 +17,6 @@ from mutuelle.geo.cog import EARLIER, cog_command, commune_of, load_cog, read_co
 from mutuelle.geo.referential import children, get_territory, search_territories
 
 METROPOLE_DE_LYON = "200046977"
-
-
-@pytest.fixture
-def session(any_settings: Settings):  # type: ignore[no-untyped-def]
-    upgrade(any_settings)
-    with sessions(any_settings)() as s:
-        yield s
 
 
 def _communes(settings: Settings, departement: str) -> list[dict]:

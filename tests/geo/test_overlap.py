@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.catalog.observatory_models import TerritoryOverlap
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
@@ -31,13 +30,6 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo")
     generate_demo(folder)
     return folder
-
-
-@pytest.fixture
-def session(any_settings: Settings):  # type: ignore[no-untyped-def]
-    upgrade(any_settings)
-    with sessions(any_settings)() as s:
-        yield s
 
 
 def _areas(settings: Settings, vintage: int) -> tuple[dict[str, float], dict[str, float]]:

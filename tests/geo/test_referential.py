@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.catalog.observatory_models import Territory
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import ImportFailed, InvalidInput, NotFound
@@ -27,13 +26,6 @@ from mutuelle.geo.referential import (
 from mutuelle.store.duck import connect
 
 METROPOLE_DE_LYON = "200046977"
-
-
-@pytest.fixture
-def session(any_settings: Settings):  # type: ignore[no-untyped-def]
-    upgrade(any_settings)
-    with sessions(any_settings)() as s:
-        yield s
 
 
 def _iris(session, settings: Settings, fixtures_dir: Path, vintage: int = 2024):  # type: ignore[no-untyped-def]

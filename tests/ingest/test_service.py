@@ -20,13 +20,6 @@ AWKWARD = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "awkward
 
 
 @pytest.fixture
-def session(any_settings: Settings):  # type: ignore[no-untyped-def]
-    upgrade(any_settings)
-    with sessions(any_settings)() as s:
-        yield s
-
-
-@pytest.fixture
 def dataset(session):  # type: ignore[no-untyped-def]
     org = repo.create_organisation(session, name="Ville de Lyon", slug="lyon")
     d = repo.create_dataset(session, organisation=org, title="Budget")
