@@ -9,6 +9,10 @@ from fastapi import FastAPI
 from mutuelle import __version__
 from mutuelle.api import datasets as datasets_api
 from mutuelle.api import explore, explore_catalog
+from mutuelle.api import indicators as indicators_api
+from mutuelle.api import scenarios as scenarios_api
+from mutuelle.api import territories as territories_api
+from mutuelle.api import tiles as tiles_api
 from mutuelle.api.errors import install_error_handlers
 from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.core.config import Settings, load_settings
@@ -35,6 +39,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(explore_catalog.router)
     app.include_router(explore.router)
     app.include_router(explore.native_router)
+    app.include_router(tiles_api.router)
+    app.include_router(indicators_api.router)
+    app.include_router(territories_api.router)
+    app.include_router(scenarios_api.router)
     from mutuelle.web import pages  # the web layer registers its pages and static files
 
     pages.install(app)

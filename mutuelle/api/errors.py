@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api") or "application/json" in request.headers.get("accept", "")
+    return request.url.path.startswith(("/api", "/tiles")) or "application/json" in request.headers.get("accept", "")
 
 
 def _render(request: Request, status: int, body: dict[str, object]) -> Response:

@@ -13,7 +13,9 @@ from mutuelle.catalog import repository as repo
 from mutuelle.catalog.models import Dataset
 from mutuelle.core.config import Settings
 from mutuelle.demo import generate_demo
+from mutuelle.geo.demo import load_demo_referential
 from mutuelle.ingest.service import import_file
+from mutuelle.observatory.demo_indicators import define_demo_indicators
 
 log = logging.getLogger(__name__)
 
@@ -58,4 +60,8 @@ def load_demo(session: Session, settings: Settings, *, seed: int = 2026,
             if callable(on_dataset):
                 on_dataset(dataset)
             loaded.append(dataset)
+        # The observatory: the territory's contours as the referential, then its indicators.
+        load_demo_referential(session, settings, demo)
+        session.commit()
+    define_demo_indicators(session)
     return loaded

@@ -1,0 +1,399 @@
+"""Indicator values at every level: numerators and denominators summed per source code by
+DuckDB, carried up the referential (IRIS → commune → EPCI → département → région, the whole
+territory, and QPV through their IRIS overlaps), then divided and put under secrecy.
+
+A rate is Σ numerator / Σ denominator over the cells inside, never a mean of rates. A
+``median`` indicator cannot be summed: it has values at its own level only.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mutuelle.catalog.observatory_models import LEVELS, Indicator, Territory, TerritoryOverlap
+from mutuelle.core.config import Settings
+from mutuelle.core.errors import InvalidInput
+from mutuelle.observatory import secrecy
+from mutuelle.observatory.indicators import describe, indicator_sources, registered, source_sums
+from mutuelle.query.run import budgeted
+
+log = logging.getLogger(__name__)
+
+#: Levels that nest, from the smallest; ``territoire`` holds any of them.
+CHAIN = ("iris", "commune", "epci", "departement", "region")
+WHOLE = "territoire"
+WHOLE_CODE, WHOLE_NAME = "ensemble", "Ensemble du territoire"   # when the referential has none
+OK, SECRET, NO_DATA = "ok", "secret", "no_data"
+#: Values of computed indicators kept per process, all indicators together (about 150 MB; one
+#: indicator over the IRIS of France and their parents holds some 90,000).
+COMPUTED_CACHE_CELLS = 1_000_000
+Key = tuple[str, str]
+#: The levels that may hold a territory of each level.
+_UPPERS = {**{lv: CHAIN[i + 1:] for i, lv in enumerate(CHAIN)}, "qpv": CHAIN[1:]}
+_lock = threading.Lock()
+_referentials: dict[Hashable, Referential] = {}
+_computed: OrderedDict[Hashable, Computed] = OrderedDict()
+
+
+class Value(NamedTuple):
+    """One territory's value (a light tuple: made by the 10,000); hidden is None, never 0."""
+
+    code: str
+    name: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    status: str          # ok, secret or no_data
+
+
+@dataclass
+class Referential:
+    """The territories of one vintage with each one's ancestors."""
+
+    vintage: int
+    names: dict[Key, str]
+    codes: dict[str, list[str]]                 # level -> codes, sorted
+    ancestors: dict[Key, dict[str, str]]        # (level, code) -> {upper level: code}
+    wholes: dict[str, set[str] | None]          # territoire code -> member communes (None: all)
+    overlaps: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # iris -> qpv
+    stamp: tuple[Hashable, ...] = ()            # see referential_stamp
+    derived: dict[Hashable, Any] = field(default_factory=dict)   # built once per referential
+
+    def wholes_of(self, key: Key) -> list[str]:
+        """Codes of the whole territories holding ``key`` (all its communes are members)."""
+        inside: set[str]
+        if key[0] in ("epci", "departement", "region"):
+            inside = {c for c in self.codes.get("commune", ())
+                      if self.ancestors[("commune", c)].get(key[0]) == key[1]}
+        else:
+            inside = {key[1] if key[0] == "commune"
+                      else self.ancestors.get(key, {}).get("commune", "")}
+        return [w for w, members in self.wholes.items()
+                if members is None or (inside and inside <= members)]
+
+
+@dataclass
+class Computed:
+    """Every value of one indicator, level by level, after secrecy."""
+
+    indicator: Indicator
+    referential: Referential
+    levels: dict[str, dict[str, Value]]        # level -> code -> value
+    unmatched: dict[str, int] = field(default_factory=dict)   # codes matching no territory
+    seconds: float = 0.0
+
+    def values(self, level: str) -> list[Value]:
+        """The values of one level, by code."""
+        return list(self.level(level).values())
+
+    def level(self, level: str) -> dict[str, Value]:
+        """code -> value at ``level``, or a clear refusal when the indicator has none there."""
+        if level not in LEVELS:
+            raise InvalidInput(f"unknown level {level!r}; levels are {', '.join(LEVELS)}")
+        ind = self.indicator
+        if level not in self.levels and ind.aggregation == "median":
+            raise InvalidInput(f"indicator {ind.id!r} is a median of {ind.code_level} values, "
+                               f"which cannot be aggregated: it has no {level} values")
+        if level not in self.levels:
+            raise InvalidInput(f"indicator {ind.id!r} is computed from {ind.code_level} codes: "
+                               f"it has no {level} values; levels: {', '.join(self.levels)}")
+        return self.levels[level]
+
+    def parent(self, level: str, code: str) -> tuple[str, Value] | None:
+        """The value of the nearest larger territory holding this one (QPV: its commune)."""
+        ups = self.referential.ancestors.get((level, code), {})
+        for upper in CHAIN:   # ancestors are all larger
+            if upper in ups and ups[upper] in self.levels.get(upper, ()):
+                return upper, self.levels[upper][ups[upper]]
+        return self.whole(level, code) if level != WHOLE else None
+
+    def whole(self, level: str, code: str) -> tuple[str, Value] | None:
+        """The value of the whole territory holding this one."""
+        wholes = self.levels.get(WHOLE, {})
+        found = [w for w in (self.referential.wholes_of((level, code)) if level != WHOLE
+                             else [code]) if w in wholes]
+        return (WHOLE, wholes[found[0]]) if found else None
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large structures without cycles,
+    which it would scan again and again as they grow (a third of the time on 48,000 IRIS)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def load_referential(session: Session, vintage: int) -> Referential:
+    """Territories, ancestors, whole territories and QPV overlaps of ``vintage``."""
+    rows = session.execute(select(
+        Territory.level, Territory.code, Territory.name, Territory.parent_code,
+        Territory.commune, Territory.epci, Territory.departement, Territory.region,
+    ).where(Territory.vintage == vintage)).all()
+    if not rows:
+        raise InvalidInput(f"the referential holds no territory for vintage {vintage}: import "
+                           "it first (mutuelle geo import)")
+    names = {(r[0], r[1]): r[2] for r in rows}
+    codes: dict[str, list[str]] = {}
+    for r in rows:
+        codes.setdefault(r[0], []).append(r[1])
+    for level_codes in codes.values():
+        level_codes.sort()
+    # Larger levels first, so that each territory inherits its parent's resolved ancestors.
+    rank = {lv: i for i, lv in enumerate(reversed(CHAIN))}
+    ancestors: dict[Key, dict[str, str]] = {}
+    for level, code, _, parent, *columns in sorted(rows, key=lambda r: rank.get(r[0], 9)):
+        uppers = _UPPERS.get(level, ())
+        given = dict(zip(("commune", "epci", "departement", "region"), columns, strict=True))
+        out = {up: c for up in uppers if (c := given[up]) is not None and (up, c) in names}
+        if parent:   # the direct parent, at the nearest level that has that code
+            nearest = next((up for up in uppers if (up, parent) in names), None)
+            if nearest is not None:
+                out.setdefault(nearest, parent)
+        for up in uppers:     # the rest from the nearest ancestor found
+            if up in out:
+                for lv, c in ancestors.get((up, out[up]), {}).items():
+                    out.setdefault(lv, c)
+                break
+        ancestors[(level, code)] = out
+    wholes: dict[str, set[str] | None] = {}
+    for code, extra in session.execute(select(Territory.code, Territory.extra).where(
+            Territory.vintage == vintage, Territory.level == WHOLE)).all():
+        members = (extra or {}).get("communes")
+        wholes[code] = set(members) if members else None
+    if not wholes:
+        wholes[WHOLE_CODE] = None
+        names[(WHOLE, WHOLE_CODE)] = WHOLE_NAME
+        codes[WHOLE] = [WHOLE_CODE]
+    overlaps: dict[str, list[tuple[str, float]]] = {}
+    for qpv, iris, area, people in session.execute(select(
+            TerritoryOverlap.qpv, TerritoryOverlap.iris, TerritoryOverlap.area_share,
+            TerritoryOverlap.population_share).where(TerritoryOverlap.vintage == vintage)):
+        share = people if people is not None else area
+        if share and share > 0:
+            overlaps.setdefault(iris, []).append((qpv, float(share)))
+    return Referential(vintage, names, codes, ancestors, wholes, overlaps)
+
+
+def referential_stamp(session: Session, settings: Settings, vintage: int
+                      ) -> tuple[Hashable, ...]:
+    """What changes when the referential of ``vintage`` does: its rows (count, newest id), its
+    overlaps, and its contour files (each import rewrites its level's file)."""
+    rows = session.execute(select(func.count(), func.max(Territory.id))
+                           .where(Territory.vintage == vintage)).one()
+    overlaps = session.execute(select(func.count(), func.max(TerritoryOverlap.id))
+                               .where(TerritoryOverlap.vintage == vintage)).one()
+    folder = settings.store_dir / "referential" / str(vintage)
+    files = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.parquet"))) \
+        if folder.exists() else ()
+    return (settings.catalog_url, str(settings.store_dir), vintage, tuple(rows),
+            tuple(overlaps), files)
+
+
+def referential(session: Session, settings: Settings, vintage: int) -> Referential:
+    """The referential of ``vintage``, read once and kept until it changes."""
+    stamp = referential_stamp(session, settings, vintage)
+    with _lock:
+        found = _referentials.get(stamp[:3])
+    if found is not None and found.stamp == stamp:
+        return found
+    with _gc_paused():
+        ref = load_referential(session, vintage)
+    ref.stamp = stamp
+    with _lock:
+        _referentials[stamp[:3]] = ref
+    return ref
+
+
+def clear_cache() -> None:
+    """Forget every referential and computed indicator kept in memory."""
+    with _lock:
+        _referentials.clear()
+        _computed.clear()
+
+
+def default_vintage(session: Session, settings: Settings, indicator: Indicator) -> int:
+    """The vintage to compute in: the indicator's, else the default one if the referential
+    has it, else the newest the referential has."""
+    if indicator.vintage is not None:
+        return indicator.vintage
+    present = set(session.scalars(select(Territory.vintage).distinct()).all())
+    if settings.default_vintage in present or not present:
+        return settings.default_vintage
+    return max(present)
+
+
+def _levels(ind: Indicator, ref: Referential) -> list[str]:
+    """Levels an indicator has values at, from its own upwards."""
+    if ind.aggregation == "median":
+        return [ind.code_level]
+    if ind.code_level == "qpv":
+        return ["qpv", WHOLE]
+    ups = [lv for lv in CHAIN[CHAIN.index(ind.code_level) + 1:] if lv in ref.codes]
+    qpv = ["qpv"] if ind.code_level == "iris" and ref.overlaps else []
+    return [ind.code_level, *ups, WHOLE, *qpv]
+
+
+def _memberships(ind: Indicator, ref: Referential, levels: list[str]
+                 ) -> dict[str, list[tuple[str, str, float]]]:
+    """Source code -> ``(level, code, weight)`` of its own cell and of every cell it counts
+    in (weight 1, or its overlap share for a QPV); built once per referential."""
+    key = ("members", ind.code_level, tuple(levels))
+    found = ref.derived.get(key)
+    if found is None:
+        found = {}
+        for code in ref.codes.get(ind.code_level, ()):
+            own = (ind.code_level, code)
+            cells = [(ind.code_level, code, 1.0)]
+            cells += [(lv, c, 1.0) for lv, c in ref.ancestors[own].items() if lv in levels]
+            if WHOLE in levels:
+                cells += [(WHOLE, w, 1.0) for w in ref.wholes_of(own)]
+            if "qpv" in levels and ind.code_level == "iris":
+                cells += [("qpv", q, share) for q, share in ref.overlaps.get(code, ())]
+            found[code] = cells
+        ref.derived[key] = found
+    return found
+
+
+def _hierarchy(ind: Indicator, ref: Referential, levels: list[str]) -> pa.Table:
+    """``(source, level, code, weight)`` rows of the memberships, for DuckDB."""
+    key = ("table", ind.code_level, tuple(levels))
+    if key not in ref.derived:
+        flat = [(source, *cell) for source, cells in _memberships(ind, ref, levels).items()
+                for cell in cells]
+        columns = (("source", pa.string()), ("level", pa.string()), ("code", pa.string()),
+                   ("weight", pa.float64()))
+        ref.derived[key] = pa.table({name: pa.array([row[i] for row in flat], kind)
+                                     for i, (name, kind) in enumerate(columns)})
+    return ref.derived[key]
+
+
+def _equations(ind: Indicator, ref: Referential, levels: list[str]) -> list[secrecy.Equation]:
+    """The totals and parts an onlooker knows, over every territory (built once); QPV
+    estimated from IRIS are handled apart (``protect(estimated=...)``)."""
+    summed = [lv for lv in levels[1:] if not (lv == "qpv" and ind.code_level == "iris")]
+    key = ("equations", ind.code_level, tuple(summed))
+    if key not in ref.derived:
+        ancestors = {(ind.code_level, source): [(lv, c) for lv, c, _ in cells[1:] if lv in summed]
+                     for source, cells in _memberships(ind, ref, levels).items()}
+        ref.derived[key] = secrecy.nested_equations(ancestors, summed)
+    return ref.derived[key]  # type: ignore[no-any-return]
+
+
+def _values(ind: Indicator, cells: dict[Key, tuple[float | None, float | None]]
+            ) -> dict[Key, float | None]:
+    """The shown value of each cell, None when it has no data (a denominator 0 or null)."""
+    scale = ind.scale
+    if ind.aggregation in ("sum", "median"):
+        return {k: None if num is None else num * scale for k, (num, _) in cells.items()}
+    return {k: None if num is None or not den else num / den * scale
+            for k, (num, den) in cells.items()}
+
+
+def _suppressed(ind: Indicator, ref: Referential, levels: list[str],
+                cells: dict[Key, tuple[float | None, float | None]],
+                values: dict[Key, float | None]) -> set[Key]:
+    """Cells to hide: primary and secondary suppression; QPV estimated from IRIS apart."""
+    if ind.secrecy_on == "none":
+        return set()
+    side = 0 if ind.secrecy_on == "numerator" else 1
+    counts = {k: (c[side] if values[k] is not None else None) for k, c in cells.items()}
+    estimated: dict[Key, list[Key]] = {}
+    if ind.code_level == "iris":
+        for iris, shares in ref.overlaps.items():
+            for qpv, _ in shares:
+                estimated.setdefault(("qpv", qpv), []).append(("iris", iris))
+    equations = _equations(ind, ref, levels) if ind.aggregation != "median" else []
+    return secrecy.protect(counts, equations, ind.secrecy_threshold,
+                           estimated=estimated).hidden
+
+
+def compute_indicator(session: Session, settings: Settings, indicator: Indicator, *,
+                      vintage: int | None = None) -> Computed:
+    """Every value of ``indicator`` at every level it reaches, secrecy applied."""
+    start = time.perf_counter()
+    vintage = vintage if vintage is not None else default_vintage(session, settings, indicator)
+    ref = referential(session, settings, vintage)
+    sources = indicator_sources(session, indicator)
+    cache_key = (ref.stamp, tuple(describe(indicator).items()),
+                 tuple((s.version.id, s.version.checksum) for s in sources if s is not None))
+    with _lock:
+        cached = _computed.get(cache_key)
+        if cached is not None:
+            _computed.move_to_end(cache_key)
+    if cached is not None:
+        return replace(cached, indicator=indicator)
+    levels = _levels(indicator, ref)
+    with _gc_paused():   # built once per referential and level, then kept in ref.derived
+        table = _hierarchy(indicator, ref, levels)
+        if indicator.aggregation != "median" and indicator.secrecy_on != "none":
+            _equations(indicator, ref, levels)
+    unmatched: dict[str, int] = {}
+    with budgeted(settings) as con:
+        sums = source_sums(session, settings, con, indicator, sources, vintage, unmatched,
+                           ref.codes.get(indicator.code_level, []), ref.stamp,
+                           lambda c: ref.ancestors[(indicator.code_level, c)].get("commune"))
+        with registered(con, sums) as s, registered(con, table) as h:
+            rows = con.execute(
+                f"SELECT h.level, h.code, sum(s.num * h.weight), sum(s.den * h.weight) "
+                f"FROM {s.sql()} s JOIN {h.sql()} h ON s.code = h.source "
+                f"GROUP BY h.level, h.code").fetchall()
+    cells = {(r[0], r[1]): (r[2], r[3]) for r in rows}
+    values = _values(indicator, cells)
+    hidden = _suppressed(indicator, ref, levels, cells, values)
+    out: dict[str, dict[str, Value]] = {}
+    names, median = ref.names, indicator.aggregation == "median"
+    for level in levels:
+        row: dict[str, Value] = {}
+        for code in ref.codes.get(level, ()):
+            key = (level, code)
+            value = values.get(key)
+            if key in hidden:
+                row[code] = Value(code, names[key], None, None, None, SECRET)
+            elif value is None:
+                row[code] = Value(code, names[key], None, None, None, NO_DATA)
+            elif median:   # its count is only there for secrecy
+                row[code] = Value(code, names[key], value, None, None, OK)
+            else:
+                row[code] = Value(code, names[key], value, *cells[key], OK)
+        out[level] = row
+    computed = Computed(indicator, ref, out, unmatched, time.perf_counter() - start)
+    log.info("indicator_computed id=%s vintage=%d cells=%d hidden=%d unmatched_codes=%d "
+             "seconds=%.2f", indicator.id, vintage, len(cells), len(hidden), len(unmatched),
+             computed.seconds)
+    with _lock:
+        _computed[cache_key] = computed
+        while len(_computed) > 1 and sum(len(values) for c in _computed.values()
+                                         for values in c.levels.values()) > COMPUTED_CACHE_CELLS:
+            _computed.popitem(last=False)
+    return computed
+
+
+def indicator_values(session: Session, settings: Settings, indicator: Indicator, level: str, *,
+                     vintage: int | None = None) -> list[Value]:
+    """The values of ``indicator`` for every territory of ``level`` (secret and missing ones
+    included, marked so)."""
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown level {level!r}; levels are {', '.join(LEVELS)}")
+    return compute_indicator(session, settings, indicator, vintage=vintage).values(level)
+
+
+def as_tile_values(values: list[Value]) -> dict[str, tuple[float | None, str]]:
+    """``code -> (value, status)``, what the vector tiles carry."""
+    return {v.code: (v.value, v.status) for v in values}

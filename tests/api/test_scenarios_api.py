@@ -1,0 +1,227 @@
+"""The scenarios API: a saved map view, its permalink and embed code, its copies, the gallery;
+internal scenarios invisible to anonymous visitors; every bad state refused by name."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from mutuelle.app import create_app
+from mutuelle.core.config import Settings
+
+STATE: dict[str, Any] = {
+    "indicator": "demandeurs-pour-100-actifs", "indicator2": "taux-non-recours-c2s",
+    "level": "iris", "method": "quantile", "classes": 5, "palette": "viridis",
+    "filters": {"commune": "96172"}, "center": [4.62, 45.29], "zoom": 11.25,
+}
+
+
+# --- the demo portal, built once per session and copied for each module ---------------------
+
+def with_observatory(app: FastAPI) -> FastAPI:
+    """``app`` with the observatory's routers (until ``create_app`` includes them)."""
+    from mutuelle.api import indicators, scenarios, territories
+
+    paths = {getattr(route, "path", "") for route in app.routes}
+    for module in (indicators, scenarios, territories):
+        if module.router.routes[0].path not in paths:  # type: ignore[attr-defined]
+            app.include_router(module.router)
+    return app
+
+
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of a portal home holding the demo territory, loaded by ``load_demo``."""
+    from mutuelle.demo.load import load_demo
+
+    shared = tmp_path_factory.getbasetemp() / "observatory-demo"
+    if not (shared / "ready").exists():
+        settings = Settings(home=shared / "home", duckdb_memory_limit="512MB")
+        app = create_app(settings)
+        with app.state.sessions() as session:
+            load_demo(session, settings)
+        (shared / "ready").write_text("1")
+    home = tmp_path_factory.mktemp("scenarios-api") / "home"
+    shutil.copytree(shared / "home", home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_home(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def api(home: Path) -> Iterator[TestClient]:
+    """A local client (may edit) on the demo portal."""
+    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB")))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def public_api(home: Path) -> Iterator[TestClient]:
+    """An anonymous client on the same portal."""
+    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB",
+                                               local_editing=0)))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def refused(response, *words: str) -> str:  # type: ignore[no-untyped-def]
+    """The message of a 400 answer, checked to name ``words``."""
+    assert response.status_code == 400, response.text
+    message = str(response.json()["message"])
+    for word in words:
+        assert word in message, message
+    return message
+
+
+def create(api: TestClient, **changes: Any) -> dict[str, Any]:
+    body = {"title": "Chômage et C2S", "comment": "Les IRIS du nord.", "state": STATE, **changes}
+    response = api.post("/api/scenarios", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_a_saved_scenario_has_a_short_permalink_and_an_embed_snippet(api: TestClient) -> None:
+    saved = create(api)
+    assert len(saved["id"]) == 8
+    assert saved["permalink"] == f"http://testserver/s/{saved['id']}"
+    assert saved["embed_url"] == saved["permalink"] + "/embed"
+    assert saved["embed_html"].startswith(f'<iframe src="{saved["embed_url"]}"')
+    assert saved["access"] == "public" and saved["created_by"] == "local"
+    again = api.get(f"/api/scenarios/{saved['id']}").json()
+    assert again["state"] == saved["state"]
+    state = again["state"]
+    assert {k: state[k] for k in STATE} == STATE
+    assert state["vintage"] is None and state["breaks"] == [] and state["selected"] is None
+
+
+def test_the_state_is_completed_with_defaults(api: TestClient) -> None:
+    saved = create(api, state={"indicator": "population"})
+    assert saved["state"] == {
+        "indicator": "population", "indicator2": None, "level": "iris", "vintage": None,
+        "method": "quantile", "classes": 5, "breaks": [], "palette": "viridis", "filters": {},
+        "center": None, "zoom": None, "selected": None}
+
+
+@pytest.mark.parametrize(("state", "word"), [
+    ({"indicator": None}, "indicator"),
+    ({"indicator": "nope"}, "indicator"),
+    ({"indicator2": "nope"}, "indicator2"),
+    ({"indicator2": "demandeurs-pour-100-actifs"}, "indicator2"),
+    ({"level": "planet"}, "level"),
+    ({"classes": 12}, "classes"),
+    ({"classes": "5"}, "classes"),
+    ({"method": "kmeans"}, "method"),
+    ({"method": "manual"}, "breaks"),
+    ({"method": "manual", "breaks": [10, 5]}, "breaks"),
+    ({"breaks": ["a"]}, "breaks"),
+    ({"palette": "rainbow"}, "palette"),
+    ({"filters": {"planet": "x"}}, "filters"),
+    ({"center": [200, 45]}, "center"),
+    ({"center": "here"}, "center"),
+    ({"zoom": 30}, "zoom"),
+    ({"vintage": "2024"}, "vintage"),
+    ({"colour": "red"}, "colour"),
+])
+def test_a_bad_state_is_refused_naming_the_key(api: TestClient, state: dict[str, Any],
+                                               word: str) -> None:
+    body = {"title": "Bad", "state": {"indicator": "demandeurs-pour-100-actifs", **state}}
+    refused(api.post("/api/scenarios", json=body), word)
+
+
+@pytest.mark.parametrize(("body", "word"), [
+    ({"state": STATE}, "title"),
+    ({"title": "  ", "state": STATE}, "title"),
+    ({"title": "x" * 301, "state": STATE}, "title"),
+    ({"title": "T", "state": STATE, "access": "secret"}, "access"),
+    ({"title": "T"}, "state"),
+    ({"title": "T", "state": STATE, "organisation": "nowhere"}, "organisation"),
+])
+def test_a_bad_scenario_is_refused(api: TestClient, body: dict[str, Any], word: str) -> None:
+    refused(api.post("/api/scenarios", json=body), word)
+    refused(api.post("/api/scenarios", json=["not", "an", "object"]), "object")
+
+
+def test_a_scenario_is_changed_and_its_state_checked_again(api: TestClient) -> None:
+    saved = create(api)
+    response = api.put(f"/api/scenarios/{saved['id']}",
+                       json={"title": "Nouveau titre", "state": {**STATE, "classes": 7}})
+    assert response.status_code == 200
+    assert response.json()["title"] == "Nouveau titre"
+    assert response.json()["state"]["classes"] == 7
+    refused(api.put(f"/api/scenarios/{saved['id']}", json={"state": {**STATE, "classes": 12}}),
+            "classes")
+    refused(api.put(f"/api/scenarios/{saved['id']}", json={"owner": "me"}), "owner")
+    assert api.get(f"/api/scenarios/{saved['id']}").json()["state"]["classes"] == 7
+
+
+def test_a_duplicate_is_a_new_scenario_remembering_its_source(api: TestClient) -> None:
+    saved = create(api)
+    response = api.post(f"/api/scenarios/{saved['id']}/duplicate")
+    assert response.status_code == 201
+    copy = response.json()
+    assert copy["id"] != saved["id"] and copy["duplicated_from"] == saved["id"]
+    assert copy["state"] == saved["state"] and copy["title"] == "Chômage et C2S (copie)"
+    named = api.post(f"/api/scenarios/{saved['id']}/duplicate", json={"title": "Ma variante"})
+    assert named.json()["title"] == "Ma variante"
+
+
+def test_a_deleted_scenario_is_gone(api: TestClient) -> None:
+    saved = create(api)
+    assert api.delete(f"/api/scenarios/{saved['id']}").status_code == 204
+    assert api.get(f"/api/scenarios/{saved['id']}").status_code == 404
+    assert api.delete(f"/api/scenarios/{saved['id']}").status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("get", "/api/scenarios/nope1234"), ("put", "/api/scenarios/nope1234"),
+    ("delete", "/api/scenarios/nope1234"), ("post", "/api/scenarios/nope1234/duplicate"),
+    ("get", "/api/scenarios/" + "x" * 200),
+])
+def test_an_unknown_scenario_is_not_found(api: TestClient, method: str, path: str) -> None:
+    response = api.request(method, path, json={"title": "x"} if method == "put" else None)
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "NotFound"
+
+
+def test_internal_scenarios_are_for_professionals_only(api: TestClient, public_api: TestClient) -> None:
+    internal = create(api, title="Note interne", access="internal")
+    public = create(api, title="Carte publique")
+    assert public_api.get(f"/api/scenarios/{internal['id']}").status_code == 404
+    assert public_api.get(f"/api/scenarios/{public['id']}").status_code == 200
+    seen = {s["id"] for s in public_api.get("/api/scenarios", params={"limit": 100}).json()["results"]}
+    assert public["id"] in seen and internal["id"] not in seen
+    mine = {s["id"] for s in api.get("/api/scenarios", params={"limit": 100}).json()["results"]}
+    assert {public["id"], internal["id"]} <= mine
+
+
+def test_anonymous_visitors_may_not_save_change_or_delete(api: TestClient, public_api: TestClient) -> None:
+    saved = create(api)
+    body = {"title": "T", "state": STATE}
+    assert public_api.post("/api/scenarios", json=body).status_code == 403
+    assert public_api.put(f"/api/scenarios/{saved['id']}", json={"title": "x"}).status_code == 403
+    assert public_api.delete(f"/api/scenarios/{saved['id']}").status_code == 403
+    assert public_api.post(f"/api/scenarios/{saved['id']}/duplicate").status_code == 403
+
+
+def test_the_gallery_is_newest_first_and_searchable(api: TestClient) -> None:
+    first = create(api, title="Écoles par commune", state={"indicator": "population"})
+    second = create(api, title="Vieillissement", state={"indicator": "indice-vieillissement"})
+    listed = api.get("/api/scenarios", params={"limit": 100}).json()
+    ids = [s["id"] for s in listed["results"]]
+    assert listed["total_count"] == len(ids)
+    assert ids.index(second["id"]) < ids.index(first["id"])
+    found = api.get("/api/scenarios", params={"q": "vieilliss"}).json()["results"]
+    assert [s["id"] for s in found] == [second["id"]]
+    by_indicator = api.get("/api/scenarios", params={"indicator": "indice-vieillissement"}).json()
+    assert second["id"] in {s["id"] for s in by_indicator["results"]}
+    page = api.get("/api/scenarios", params={"limit": 1, "offset": 1}).json()
+    assert len(page["results"]) == 1 and page["results"][0]["id"] == ids[1]

@@ -1,0 +1,146 @@
+"""The territories API over the demo territory: search by name or code, a territory with its
+parents, children and portrait; secret values never carry a number."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from mutuelle.app import create_app
+from mutuelle.core.config import Settings
+
+IRIS = "960120101"       # Centre-Ville 1, in Belvent-sur-Sauvagine (96012)
+COMMUNE = "96012"
+METROPOLIS = "249600172"
+
+
+# --- the demo portal, built once per session and copied for each module ---------------------
+
+def with_observatory(app: FastAPI) -> FastAPI:
+    """``app`` with the observatory's routers (until ``create_app`` includes them)."""
+    from mutuelle.api import indicators, scenarios, territories
+
+    paths = {getattr(route, "path", "") for route in app.routes}
+    for module in (indicators, scenarios, territories):
+        if module.router.routes[0].path not in paths:  # type: ignore[attr-defined]
+            app.include_router(module.router)
+    return app
+
+
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of a portal home holding the demo territory, loaded by ``load_demo``."""
+    from mutuelle.demo.load import load_demo
+
+    shared = tmp_path_factory.getbasetemp() / "observatory-demo"
+    if not (shared / "ready").exists():
+        settings = Settings(home=shared / "home", duckdb_memory_limit="512MB")
+        app = create_app(settings)
+        with app.state.sessions() as session:
+            load_demo(session, settings)
+        (shared / "ready").write_text("1")
+    home = tmp_path_factory.mktemp("territories-api") / "home"
+    shutil.copytree(shared / "home", home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_home(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def api(home: Path) -> Iterator[TestClient]:
+    """A local client (may edit) on the demo portal."""
+    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB")))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def public_api(home: Path) -> Iterator[TestClient]:
+    """An anonymous client on the same portal."""
+    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB",
+                                               local_editing=0)))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_territories_are_found_by_name_without_accents_or_case(api: TestClient) -> None:
+    body = api.get("/api/territories", params={"q": "belvedere"}).json()
+    assert body["total_count"] >= 1
+    assert all("belvédère" in t["name"].lower() for t in body["results"])
+    assert body["results"][0]["links"]["page"].startswith("/territoires/")
+
+
+def test_a_territory_is_found_by_its_code_first(api: TestClient) -> None:
+    body = api.get("/api/territories", params={"q": IRIS}).json()
+    first = body["results"][0]
+    assert (first["level"], first["code"], first["commune"]) == ("iris", IRIS, COMMUNE)
+
+
+def test_a_search_may_keep_one_level(api: TestClient) -> None:
+    body = api.get("/api/territories", params={"q": "vignes", "level": "iris", "limit": 3}).json()
+    assert 0 < body["total_count"] <= 3
+    assert {t["level"] for t in body["results"]} == {"iris"}
+    assert api.get("/api/territories", params={"q": "zzzz"}).json()["total_count"] == 0
+
+
+@pytest.mark.parametrize(("params", "word"), [
+    ({"q": ""}, "q"), ({"q": "vignes", "level": "planet"}, "level"),
+    ({"q": "vignes", "limit": 0}, "limit"),
+])
+def test_a_bad_search_is_refused_by_name(api: TestClient, params: dict[str, object], word: str) -> None:
+    response = api.get("/api/territories", params=params)
+    assert response.status_code == 400
+    assert word in response.json()["message"]
+
+
+def test_an_iris_comes_with_its_parents_up_to_the_whole_territory(api: TestClient) -> None:
+    body = api.get(f"/api/territories/iris/{IRIS}").json()
+    assert body["name"] == "Centre-Ville 1" and body["synthetic"] is True
+    assert [(p["level"], p["code"]) for p in body["parents"]] == [
+        ("commune", COMMUNE), ("epci", METROPOLIS), ("territoire", METROPOLIS)]
+    assert body["children"] == []
+
+
+def test_a_commune_lists_its_iris(api: TestClient) -> None:
+    body = api.get(f"/api/territories/commune/{COMMUNE}").json()
+    assert body["children"] and {c["level"] for c in body["children"]} == {"iris"}
+    assert all(c["code"].startswith(COMMUNE) for c in body["children"])
+
+
+def test_the_portrait_compares_each_indicator_with_parent_whole_and_peers(api: TestClient) -> None:
+    body = api.get(f"/api/territories/iris/{IRIS}").json()
+    comparisons = body["portrait"]["comparisons"]
+    assert len(comparisons) >= 15
+    rate = next(c for c in comparisons if c["indicator"] == "demandeurs-pour-100-actifs")
+    assert rate["value"]["status"] == "ok"
+    assert rate["parent_level"] == "commune" and rate["parent"]["code"] == COMMUNE
+    assert rate["whole"]["code"] == METROPOLIS
+    assert 0 <= rate["rank"]["percentile"] <= 100
+    assert rate["rank"]["below"] + rate["rank"]["above"] <= rate["rank"]["peers"]
+    assert rate["scope"] == "Métropole de Val-Sauvage"
+    # indicators without IRIS values are listed with the reason, not dropped silently
+    assert all(isinstance(reason, str) and reason for reason in body["portrait"]["skipped"].values())
+
+
+def test_a_secret_value_in_a_portrait_carries_no_number(api: TestClient) -> None:
+    values = api.get("/api/indicators/demandeurs-pour-100-actifs/values", params={"level": "iris"})
+    secret = next(r["code"] for r in values.json()["results"] if r["status"] == "secret")
+    body = api.get(f"/api/territories/iris/{secret}").json()
+    rate = next(c for c in body["portrait"]["comparisons"]
+                if c["indicator"] == "demandeurs-pour-100-actifs")
+    assert rate["value"] == {"code": secret, "name": body["name"], "status": "secret",
+                             "value": None, "numerator": None, "denominator": None}
+    assert rate["rank"] is None
+
+
+def test_an_unknown_territory_is_not_found_and_an_unknown_level_refused(api: TestClient) -> None:
+    assert api.get("/api/territories/iris/000000000").status_code == 404
+    response = api.get("/api/territories/planet/1")
+    assert response.status_code == 400 and "level" in response.json()["message"]
