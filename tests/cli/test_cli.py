@@ -83,3 +83,15 @@ def test_geo_import_of_real_iris_and_search(run) -> None:  # type: ignore[no-unt
 def test_geo_import_with_a_missing_column_names_it(run) -> None:  # type: ignore[no-untyped-def]
     code, out = run("geo", "import", str(AWKWARD / "communes_bom.csv"), "--level", "iris")
     assert code == 2 and "error:" in out and "Traceback" not in out
+
+
+def test_demo_then_indicator_values_by_commune(run) -> None:  # type: ignore[no-untyped-def]
+    code, out = run("demo")
+    assert code == 0 and "17 datasets" in out
+    assert run("demo", "--if-empty")[1].startswith("catalogue not empty")
+    code, out = run("indicators", "list")
+    assert code == 0 and "taux-pauvrete" in out
+    code, out = run("indicators", "values", "taux-pauvrete", "--level", "commune")
+    assert code == 0 and "96172" in out and "Val-Sauvage" in out
+    code, out = run("indicators", "values", "taux-pauvrete", "--level", "canton")
+    assert code == 2 and "error:" in out
