@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(indicators_api.router)
     app.include_router(territories_api.router)
     app.include_router(scenarios_api.router)
-    from mutuelle.web import pages  # the web layer registers its pages and static files
+    from mutuelle.web import observatory_pages, pages  # the web layer: pages and static files
 
     pages.install(app)
+    observatory_pages.install(app)
     return app

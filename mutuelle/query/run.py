@@ -30,13 +30,25 @@ def _slot(settings: Settings) -> threading.BoundedSemaphore:
 
 @contextmanager
 def budgeted(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB cursor that is interrupted once the time budget is spent."""
+    """A DuckDB cursor that is interrupted once the time budget is spent.
+
+    Past the deadline the cursor is interrupted again every few milliseconds until the block
+    ends: a single interrupt landing between two statements would otherwise be lost."""
     slot = _slot(settings)
     if not slot.acquire(blocking=False):
         raise Busy("too many queries at once; retry in a few seconds")
     con = cursor(settings)
-    timer = threading.Timer(settings.query_timeout_ms / 1000, con.interrupt)
-    timer.start()
+    done = threading.Event()
+
+    def watchdog() -> None:
+        if done.wait(settings.query_timeout_ms / 1000):
+            return
+        while not done.is_set():
+            con.interrupt()
+            done.wait(0.005)
+
+    thread = threading.Thread(target=watchdog, name="mutuelle-query-budget", daemon=True)
+    thread.start()
     try:
         yield con
     except duckdb.InterruptException as exc:
@@ -47,7 +59,8 @@ def budgeted(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
             duckdb.OutOfRangeException) as exc:
         raise QueryError(_duckdb_message(exc), clause="where") from exc
     finally:
-        timer.cancel()
+        done.set()
+        thread.join()
         con.close()
         slot.release()
 

@@ -29,7 +29,7 @@ def template_and_code_messages() -> dict[tuple[str, str | None], str]:
             found.setdefault((message, None), where)
 
     options = {"trim_blocks": "true", "lstrip_blocks": "true"}
-    for template in sorted((WEB / "templates").glob("*.html")):
+    for template in sorted((WEB / "templates").rglob("*.html")):
         with template.open("rb") as handle:
             for line, _func, message, _c in jinja2.ext.babel_extract(
                     handle, jinja2.ext.GETTEXT_FUNCTIONS, [], options):

@@ -1,0 +1,421 @@
+"""Observatory pages: the map (choropleth, crossing), the scenarios (permalink, embed, copies,
+gallery), the territory search and the portrait of a territory.
+
+The map page works without JavaScript: the form is a GET form, the legend and the table of
+values are rendered here; ``map.js`` then draws the map and replaces the panel
+(``/observatoire/panneau``) as the form changes, without reloading the page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import pass_context
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mutuelle.access.policy import Viewer
+from mutuelle.api import indicators as indicators_api
+from mutuelle.api import territories as territories_api
+from mutuelle.api.deps import get_session, get_settings, get_viewer
+from mutuelle.api.scenarios import base_url
+from mutuelle.catalog.observatory_models import Indicator, Territory
+from mutuelle.core.config import Settings
+from mutuelle.core.errors import InvalidInput, MutuelleError, NotFound
+from mutuelle.geo import referential, tiles
+from mutuelle.observatory import classification, compute
+from mutuelle.observatory import scenarios as scenario_service
+from mutuelle.web import i18n
+from mutuelle.web.pages import render, templates
+
+log = logging.getLogger(__name__)
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+router = APIRouter(include_in_schema=False)
+
+#: Rows of the table of values shown under the map (the API gives them all).
+TABLE_ROWS = 1000
+#: Communes offered in the "limit to" list; beyond, the list is left out (``within=`` still works).
+WITHIN_OPTIONS_MAX = 500
+#: Scenarios per gallery page.
+GALLERY_PAGE_SIZE = 24
+#: Territories listed by the search page.
+SEARCH_RESULTS = 50
+#: Levels in the order the level list shows them.
+LEVEL_ORDER = ("iris", "qpv", "commune", "epci", "departement", "region", "territoire")
+#: Query parameters of the map page, as strings (the form's fields).
+FORM_FIELDS = ("indicator", "indicator2", "level", "vintage", "method", "classes", "breaks",
+               "palette", "within", "center", "zoom", "selected")
+
+
+def measure(value: float | None, lang: str, digits: int | None = None) -> str:
+    """An indicator value for reading: ``12,5`` (two significant decimals at most below 10,
+    one below 1000, none above); "—" for none."""
+    if value is None:
+        return "—"
+    if digits is None:
+        digits = 0 if abs(value) >= 1000 or float(value).is_integer() else \
+            1 if abs(value) >= 10 else 2
+    rounded = round(value, digits)
+    return i18n.format_number(int(rounded) if digits == 0 else rounded, lang)
+
+
+templates.filters["measure"] = pass_context(
+    lambda ctx, value, digits=None: measure(value, str(ctx.get("lang") or "fr"), digits))
+
+
+def _json_script(data: Any) -> Markup:
+    """JSON to embed in ``<script type="application/json">``: ``<`` escaped so that no
+    value can close the script element."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+# --- the state of the map, from the query string or a scenario ------------------------------
+
+def form_from_query(params: Mapping[str, str]) -> dict[str, str]:
+    """The map form's fields as written in the query string."""
+    return {name: (params.get(name) or "").strip() for name in FORM_FIELDS}
+
+
+def form_from_state(state: Mapping[str, Any]) -> dict[str, str]:
+    """The map form's fields of a saved state."""
+    filters = state.get("filters") or {}
+    within = next((f"{k}:{v}" for k, v in filters.items()), "")
+    center = state.get("center")
+    return {
+        "indicator": state.get("indicator") or "", "indicator2": state.get("indicator2") or "",
+        "level": state.get("level") or "", "vintage": str(state.get("vintage") or ""),
+        "method": state.get("method") or "", "classes": str(state.get("classes") or ""),
+        "breaks": ";".join(f"{b:g}" for b in state.get("breaks") or []),
+        "palette": state.get("palette") or "", "within": within,
+        "center": f"{center[0]:.6f},{center[1]:.6f}" if center else "",
+        "zoom": f"{state['zoom']:.3f}" if state.get("zoom") is not None else "",
+        "selected": state.get("selected") or "",
+    }
+
+
+def _int(name: str, text: str) -> int | None:
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number, not {text!r}") from None
+
+
+def _floats(name: str, text: str, count: int) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        numbers = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise InvalidInput(f"{name} must be {count} numbers separated by commas") from None
+    if len(numbers) != count:
+        raise InvalidInput(f"{name} must be {count} numbers separated by commas")
+    return numbers
+
+
+def state_from_form(session: Session, viewer: Viewer, form: dict[str, str],
+                    default_level: str) -> dict[str, Any]:
+    """A validated state from the form's fields; ``InvalidInput`` names the bad field."""
+    indicators = indicators_api.visible_indicators(session, viewer)
+    if not form["indicator"] and indicators:
+        form["indicator"] = indicators[0].id
+    for key in ("indicator", "indicator2"):
+        if form[key]:
+            try:
+                indicators_api.readable_indicator(session, viewer, form[key])
+            except NotFound:
+                raise InvalidInput(f"{key}: unknown indicator {form[key]!r}") from None
+    form["level"] = form["level"] or default_level
+    within = indicators_api.parse_within(form["within"])
+    zoom = _floats("zoom", form["zoom"], 1)
+    method = form["method"] or "quantile"
+    raw = {
+        "indicator": form["indicator"], "indicator2": form["indicator2"] or None,
+        "level": form["level"], "vintage": _int("vintage", form["vintage"]), "method": method,
+        "classes": _int("classes", form["classes"]) or 5,
+        # Breaks typed for another method are kept in the form but not used.
+        "breaks": (indicators_api.parse_breaks(form["breaks"]) or []) if method == "manual" else [],
+        "palette": form["palette"] or classification.DEFAULT_PALETTE,
+        "filters": {within[0]: within[1]} if within else {},
+        "center": _floats("center", form["center"], 2), "zoom": zoom[0] if zoom else None,
+        "selected": form["selected"] or None,
+    }
+    return scenario_service.validate_state(session, raw)
+
+
+def _default_level(session: Session, settings: Settings) -> tuple[list[str], str, int | None]:
+    """Levels with contours and at least three territories in the default vintage, the one
+    shown first, and that vintage."""
+    vintages = referential.vintages(session)
+    if not vintages:
+        return [], "iris", None
+    vintage = settings.default_vintage if settings.default_vintage in vintages else vintages[-1]
+    drawn = set(referential.levels_available(session, vintage, settings))
+    # A choropleth compares territories: a level with fewer than three has nothing to classify.
+    counts = dict(session.execute(select(Territory.level, func.count()).where(
+        Territory.vintage == vintage).group_by(Territory.level)).all())
+    levels = [lv for lv in LEVEL_ORDER
+              if lv in drawn and counts.get(lv, 0) >= classification.MIN_CLASSES]
+    return levels, ("iris" if "iris" in levels else levels[0] if levels else "iris"), vintage
+
+
+# --- what the panel shows -------------------------------------------------------------------
+
+def map_view(session: Session, settings: Settings, viewer: Viewer,
+             state: dict[str, Any]) -> dict[str, Any]:
+    """Choropleth (and crossing) of a state, for the panel and for ``map.js``."""
+    indicator = indicators_api.readable_indicator(session, viewer, state["indicator"])
+    filters = state["filters"]
+    within = next(iter(filters.items())) if filters else None
+    view = indicators_api.choropleth(
+        session, settings, indicator, level=state["level"], vintage=state["vintage"],
+        method=state["method"], classes=state["classes"], breaks=state["breaks"] or None,
+        palette=state["palette"] or classification.DEFAULT_PALETTE, within=within)
+    out: dict[str, Any] = {"mode": "choropleth", "choropleth": view, "crossing": None}
+    if state["indicator2"]:
+        second = indicators_api.readable_indicator(session, viewer, state["indicator2"])
+        out["crossing"] = indicators_api.crossing(
+            session, settings, indicator, second, level=state["level"],
+            vintage=view["vintage"], within=within)
+        out["mode"] = "bivariate"
+    return out
+
+
+def _short(value: Any) -> Any:
+    # Six significant digits are plenty to read; classes and ranks are computed before.
+    return float(f"{value:.6g}") if isinstance(value, float) else value
+
+
+def compact(view: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The map's data for ``map.js``, column by column and with each parent once: a tenth of
+    the rows' size, which matters with tens of thousands of IRIS."""
+    if view is None:
+        return None
+    out: dict[str, Any] = {"mode": view["mode"], "choropleth": None, "crossing": None}
+    c = view["choropleth"]
+    parents: dict[str, Any] = {}
+    for item in c["results"]:
+        p = item["parent"]
+        if p is not None and p["code"] not in parents:
+            parents[p["code"]] = {k: _short(p[k]) for k in ("level", "name", "value", "status")}
+    out["choropleth"] = {
+        **{k: v for k, v in c.items() if k != "results"}, "parents": parents,
+        "columns": {
+            "code": [i["code"] for i in c["results"]], "name": [i["name"] for i in c["results"]],
+            "value": [_short(i["value"]) for i in c["results"]],
+            "status": [i["status"] for i in c["results"]],
+            "class": [i["class"] for i in c["results"]], "rank": [i["rank"] for i in c["results"]],
+            "parent": [i["parent"]["code"] if i["parent"] else None for i in c["results"]]}}
+    x = view["crossing"]
+    if x is not None:
+        out["crossing"] = {
+            **{k: v for k, v in x.items() if k != "results"},
+            "columns": {key: [_short(i[key]) for i in x["results"]]
+                        for key in ("code", "name", "x", "y", "status_x", "status_y", "cell")}}
+    return out
+
+
+def _bounds(settings: Settings, vintage: int | None, level: str) -> list[float] | None:
+    if vintage is None:
+        return None
+    try:
+        return list(tiles.referential_bounds(settings, vintage, level))
+    except MutuelleError:
+        return None
+
+
+def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dict[str, str],
+                 *, scenario: Any = None) -> tuple[dict[str, Any], int]:
+    """Everything the map page and its panel need; the status is 400 for a refused state."""
+    levels, default_level, default_vintage = _default_level(session, settings)
+    indicators = indicators_api.visible_indicators(session, viewer)
+    error, state, view, status = "", None, None, 200
+    if indicators and levels:
+        try:
+            state = state_from_form(session, viewer, form, default_level)
+            view = map_view(session, settings, viewer, state)
+        except MutuelleError as exc:
+            error, status = exc.message, exc.status_code if exc.status_code < 500 else 400
+    vintage = view["choropleth"]["vintage"] if view else default_vintage
+    level = state["level"] if state else form["level"] if form["level"] in levels else default_level
+    communes: list[tuple[str, str]] = []
+    if vintage is not None:
+        count = session.scalar(select(func.count()).select_from(Territory).where(
+            Territory.vintage == vintage, Territory.level == "commune")) or 0
+        if count <= WITHIN_OPTIONS_MAX:
+            communes = [(t.code, t.name) for t in session.scalars(select(Territory).where(
+                Territory.vintage == vintage, Territory.level == "commune").order_by(Territory.name))]
+    themes: dict[str, list[Indicator]] = {}
+    for ind in indicators:
+        themes.setdefault(ind.theme or "", []).append(ind)
+    config = {
+        "tiles": "/tiles/{level}/{z}/{x}/{y}.mvt", "basemap_url": settings.basemap_url or None,
+        "panel_url": "/observatoire/panneau", "page_url": "/observatoire",
+        "level": level, "vintage": vintage, "bounds": _bounds(settings, vintage, level),
+        "parent_level": "commune" if level in ("iris", "qpv") and "commune" in levels else None,
+        "state": state, "scenario": scenario.id if scenario is not None else None,
+    }
+    return {
+        "form": form, "state": state, "view": view, "error": error, "levels": levels,
+        "indicators": indicators, "themes": themes, "communes": communes,
+        "methods": classification.METHODS, "palettes": scenario_service.palettes(),
+        "class_range": range(classification.MIN_CLASSES, classification.MAX_CLASSES + 1),
+        "config": _json_script(config),
+        "data": _json_script({**(compact(view) or {}), "state": state}),
+        "table_rows": TABLE_ROWS, "scenario": scenario,
+        "state_json": json.dumps(state, ensure_ascii=False) if state else "",
+    }, status
+
+
+# --- map page -------------------------------------------------------------------------------
+
+@router.get("/observatoire", response_class=HTMLResponse)
+@router.get("/observatoire/carte", response_class=HTMLResponse)
+def map_page(request: Request, session: SessionDep, settings: SettingsDep,
+             viewer: ViewerDep) -> Response:
+    context, status = _map_context(session, settings, viewer,
+                                   form_from_query(request.query_params))
+    return render(request, "observatory/map.html", context, status=status)
+
+
+@router.get("/observatoire/panneau", response_class=HTMLResponse)
+def map_panel(request: Request, session: SessionDep, settings: SettingsDep,
+              viewer: ViewerDep) -> Response:
+    """The legend, tables and data of one state: what ``map.js`` swaps in as the form changes."""
+    context, status = _map_context(session, settings, viewer,
+                                   form_from_query(request.query_params))
+    return render(request, "observatory/_panel.html", context, status=status)
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+def _scenario_or_missing(request: Request, session: Session, viewer: Viewer, scenario_id: str,
+                         *, embed: bool = False) -> Any:
+    try:
+        return scenario_service.get_scenario(session, viewer, scenario_id)
+    except NotFound:
+        return render(request, "observatory/scenario_missing.html",
+                      {"scenario_id": scenario_id, "embed": embed}, status=404)
+
+
+@router.post("/scenarios", response_class=HTMLResponse)
+def save_scenario(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep,
+                  title: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = "",
+                  access: Annotated[str, Form()] = "public",
+                  state: Annotated[str, Form()] = "") -> Response:
+    try:
+        parsed = json.loads(state) if state.strip() else None
+    except json.JSONDecodeError:
+        raise InvalidInput("state must be JSON") from None
+    scenario = scenario_service.create_scenario(session, viewer, title=title, state=parsed,
+                                                comment=comment, access=access)
+    session.commit()
+    return RedirectResponse(f"/s/{scenario.id}?saved=1", status_code=303)
+
+
+@router.get("/scenarios", response_class=HTMLResponse)
+def gallery(request: Request, session: SessionDep, viewer: ViewerDep, q: str = "",
+            page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    total, rows = scenario_service.list_scenarios(
+        session, viewer, q=q.strip() or None, limit=GALLERY_PAGE_SIZE,
+        offset=(page - 1) * GALLERY_PAGE_SIZE)
+    labels = {i.id: i.label for i in indicators_api.visible_indicators(session, viewer)}
+    return render(request, "observatory/gallery.html", {
+        "scenarios": rows, "total": total, "q": q, "page": page,
+        "pages": max(1, -(-total // GALLERY_PAGE_SIZE)), "labels": labels,
+        "deleted": request.query_params.get("deleted") == "1"})
+
+
+@router.get("/s/{scenario_id}", response_class=HTMLResponse)
+def scenario_page(scenario_id: str, request: Request, session: SessionDep, settings: SettingsDep,
+                  viewer: ViewerDep) -> Response:
+    scenario = _scenario_or_missing(request, session, viewer, scenario_id)
+    if isinstance(scenario, Response):
+        return scenario
+    context, status = _map_context(session, settings, viewer,
+                                   form_from_state(scenario.state), scenario=scenario)
+    link = f"{base_url(request, settings)}/s/{scenario.id}"
+    context.update({"permalink": link, "embed_html": scenario_service.embed_snippet(
+        f"{link}/embed", scenario.title), "saved": request.query_params.get("saved") == "1",
+        "source": (session.get(type(scenario), scenario.duplicated_from)
+                   if scenario.duplicated_from else None)})
+    return render(request, "observatory/map.html", context, status=status)
+
+
+@router.get("/s/{scenario_id}/embed", response_class=HTMLResponse)
+def scenario_embed(scenario_id: str, request: Request, session: SessionDep, settings: SettingsDep,
+                   viewer: ViewerDep) -> Response:
+    scenario = _scenario_or_missing(request, session, viewer, scenario_id, embed=True)
+    if isinstance(scenario, Response):
+        return scenario
+    context, status = _map_context(session, settings, viewer,
+                                   form_from_state(scenario.state), scenario=scenario)
+    context["permalink"] = f"{base_url(request, settings)}/s/{scenario.id}"
+    response = render(request, "observatory/embed.html", context, status=status)
+    # Made to be framed by other sites.
+    response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    return response
+
+
+@router.post("/s/{scenario_id}/duplicate", response_class=HTMLResponse)
+def duplicate(scenario_id: str, session: SessionDep, viewer: ViewerDep,
+              title: Annotated[str, Form()] = "") -> Response:
+    copy = scenario_service.duplicate_scenario(session, viewer, scenario_id, title=title or None)
+    session.commit()
+    return RedirectResponse(f"/s/{copy.id}?saved=1", status_code=303)
+
+
+@router.post("/s/{scenario_id}/delete", response_class=HTMLResponse)
+def delete(scenario_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
+    scenario_service.delete_scenario(session, viewer, scenario_id)
+    session.commit()
+    return RedirectResponse("/scenarios?deleted=1", status_code=303)
+
+
+# --- territories ----------------------------------------------------------------------------
+
+@router.get("/territoires", response_class=HTMLResponse)
+def territory_search(request: Request, session: SessionDep, q: str = "",
+                     level: str = "") -> Response:
+    results: list[Territory] = []
+    if level and level not in LEVEL_ORDER:
+        raise InvalidInput(f"level must be one of {', '.join(LEVEL_ORDER)}, not {level!r}")
+    if q.strip():
+        results = referential.search_territories(session, q, level=level or None,
+                                                 limit=SEARCH_RESULTS)
+    # IRIS names repeat from one commune to the next: each result names its commune.
+    wanted = {t.commune for t in results if t.commune and t.level != "commune"}
+    communes = {t.code: t.name for t in session.scalars(select(Territory).where(
+        Territory.level == "commune", Territory.code.in_(wanted)))} if wanted else {}
+    return render(request, "observatory/territories.html", {
+        "q": q, "level": level, "results": results, "levels": LEVEL_ORDER,
+        "communes": communes})
+
+
+@router.get("/territoires/{level}/{code}", response_class=HTMLResponse)
+def portrait_page(level: str, code: str, request: Request, session: SessionDep,
+                  settings: SettingsDep, viewer: ViewerDep) -> Response:
+    if level not in LEVEL_ORDER:
+        raise NotFound(f"unknown level {level!r}")
+    territory = referential.get_territory(session, level, code)
+    data = territories_api.territory_detail(session, settings, viewer, territory)
+    return render(request, "observatory/portrait.html", {
+        "territory": territory, "detail": data, "data": _json_script(data["portrait"]),
+        "compute_ok": compute.OK})
+
+
+def install(app: FastAPI) -> None:
+    """Register the observatory pages on ``app`` (after ``pages.install``)."""
+    app.include_router(router)

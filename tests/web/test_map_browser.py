@@ -1,0 +1,298 @@
+"""The observatory in Debian's headless Chromium: an analyst maps an indicator, changes level
+and classification, crosses two indicators (scatter plot linked to the map), saves a scenario
+and finds the same view from its permalink in a fresh browser; the embed mode; the portrait.
+Screenshots are kept under test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from mutuelle.app import create_app
+from mutuelle.core.config import Settings
+
+pytestmark = pytest.mark.browser
+
+RATE = "demandeurs-pour-100-actifs"      # has secret IRIS
+OTHER = "taux-non-recours-c2s"
+READY = "[data-observatory][data-ready='1']"
+AXE = Path(__file__).resolve().parents[2] / "mutuelle" / "web" / "static" / "vendor" / "axe-core" / "axe.min.js"
+
+
+# --- the demo portal, built once per session and copied for each module ---------------------
+
+def with_observatory(app: FastAPI) -> FastAPI:
+    """``app`` with the observatory's routers, tiles and pages (until ``create_app`` includes them)."""
+    from mutuelle.api import indicators, scenarios, territories, tiles
+    from mutuelle.web import observatory_pages
+
+    paths = {getattr(route, "path", "") for route in app.routes}
+    for module in (indicators, scenarios, territories, tiles):
+        if module.router.routes[0].path not in paths:  # type: ignore[attr-defined]
+            app.include_router(module.router)
+    if "/observatoire" not in paths:
+        observatory_pages.install(app)
+    return app
+
+
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of a portal home holding the demo territory, loaded by ``load_demo``."""
+    from mutuelle.demo.load import load_demo
+
+    shared = tmp_path_factory.getbasetemp() / "observatory-demo"
+    if not (shared / "ready").exists():
+        settings = Settings(home=shared / "home", duckdb_memory_limit="512MB")
+        app = create_app(settings)
+        with app.state.sessions() as session:
+            load_demo(session, settings)
+        (shared / "ready").write_text("1")
+    home = tmp_path_factory.mktemp("map-browser") / "home"
+    shutil.copytree(shared / "home", home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_home(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def demo_app(home: Path) -> FastAPI:
+    """The demo portal (the browser on this machine may edit, as the local editor)."""
+    return with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB")))
+
+
+@pytest.fixture
+def app(demo_app: FastAPI) -> FastAPI:
+    """``live_server`` serves the demo portal."""
+    return demo_app
+
+
+def wait_drawn(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the map has its data and tiles drawn (map.js marks the map then)."""
+    page.wait_for_selector(READY, timeout=30_000)
+
+
+def rendered(page) -> int:  # type: ignore[no-untyped-def]
+    """Territory pieces the map draws (tiles loaded, style applied)."""
+    return int(page.evaluate(
+        "window.observatory.map.queryRenderedFeatures({layers: ['territory-fill']}).length"))
+
+
+def legend_classes(page) -> int:  # type: ignore[no-untyped-def]
+    return int(page.locator(".obs-legend .legend-list li .swatch:not(.swatch-secret):not(.swatch-no-data)").count())
+
+
+def map_view(page) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+    center = page.evaluate("(() => { const c = window.observatory.map.getCenter(); return [c.lng, c.lat]; })()")
+    return center[0], center[1], float(page.evaluate("window.observatory.map.getZoom()"))
+
+
+def test_an_analyst_maps_an_indicator_then_changes_level_and_classification(
+        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(live_server + "/observatoire")
+    assert page.get_by_role("heading", level=1).inner_text() == "Carte des indicateurs"
+    wait_drawn(page)
+    assert rendered(page) > 100
+    screenshot(page, "observatory-map-default")
+
+    page.get_by_label("Indicateur", exact=True).select_option(RATE)
+    wait_drawn(page)
+    assert "Demandeurs d'emploi pour 100 actifs" in page.locator(".obs-legend").inner_text()
+    assert f"indicator={RATE}" in page.url
+    secret = page.evaluate("window.observatory.map.getFilter('territory-secret')[2][1]")
+    assert secret, "secret IRIS are hatched"
+    assert page.locator(".obs-legend").get_by_text("Secret statistique").count() == 1
+
+    page.get_by_label("Découpage").select_option("commune")
+    wait_drawn(page)
+    assert page.locator(".obs-table tbody tr").count() == 8
+    assert rendered(page) >= 8
+    page.get_by_label("Méthode de classement").select_option("jenks")
+    wait_drawn(page)
+    page.get_by_label("Nombre de classes").select_option("4")
+    wait_drawn(page)
+    assert legend_classes(page) == 4
+    assert "Seuils naturels (Jenks)" in page.locator(".obs-legend").inner_text()
+    assert re.search(r"method=jenks.*classes=4|classes=4.*method=jenks", page.url)
+
+    # the tooltip gives the value, the rank and the comparison with the parent
+    box = page.locator("#map").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    popup = page.locator(".obs-popup")
+    popup.wait_for()
+    assert re.search(r"rang \d+ sur \d+", popup.inner_text())
+    screenshot(page, "observatory-map-communes-jenks")
+
+    page.get_by_label("Méthode de classement").select_option("manual")
+    assert page.get_by_label("Seuils choisis").is_visible()
+    page.get_by_label("Seuils choisis").fill("6;9;12")
+    page.get_by_label("Seuils choisis").press("Tab")
+    wait_drawn(page)
+    legend = page.locator(".obs-legend").inner_text()
+    assert "de 6 à moins de 9" in legend and "de 9 à moins de 12" in legend
+
+
+def test_two_crossed_indicators_show_a_scatter_plot_linked_to_the_map(
+        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    page.goto(f"{live_server}/observatoire?indicator={RATE}")
+    wait_drawn(page)
+    page.get_by_label("Croiser avec un second indicateur").select_option(OTHER)
+    wait_drawn(page)
+    scatter = page.locator("#scatter")
+    scatter.locator("svg").wait_for()
+    assert int(scatter.get_attribute("data-points")) > 100
+    assert re.search(r"r = -?\d,\d\d", page.locator(".correlation").inner_text())
+    assert page.locator(".bivariate-grid .bivariate-cell").count() == 9
+    screenshot(page, "observatory-bivariate-scatter")
+
+    # a point chosen in the scatter plot is outlined on the map and in the table
+    scatter.locator(".mark-symbol path").first.click()
+    chosen = page.locator("[data-observatory]").get_attribute("data-selected")
+    assert chosen
+    assert page.evaluate("window.observatory.map.getFilter('territory-selected')[2]") == chosen
+    assert page.locator(f'tr[data-code="{chosen}"]').get_attribute("class") == "current"
+    assert scatter.get_attribute("data-highlighted") == chosen
+
+    # and a territory clicked on the map is highlighted in the scatter plot
+    page.locator("#map").scroll_into_view_if_needed()
+    box = page.locator("#map").bounding_box()
+    for share in (0.3, 0.7, 0.5):
+        page.mouse.click(box["x"] + box["width"] * share, box["y"] + box["height"] * 0.5)
+        clicked = page.locator("[data-observatory]").get_attribute("data-selected")
+        if clicked and clicked != chosen:
+            break
+    assert clicked and clicked != chosen
+    assert scatter.get_attribute("data-highlighted") == clicked
+    assert page.locator(f'tr[data-code="{clicked}"]').get_attribute("class") == "current"
+    assert page.locator("tr.current").count() == 1
+    screenshot(page, "observatory-bivariate-selected")
+
+
+def test_a_saved_scenario_reopens_the_same_view_in_a_fresh_browser(
+        live_server: str, browser, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{live_server}/observatoire?indicator={RATE}&level=iris")
+    wait_drawn(page)
+    page.get_by_label("Méthode de classement").select_option("jenks")
+    page.get_by_label("Nombre de classes").select_option("6")
+    page.get_by_label("Palette de couleurs").select_option("YlGnBu")
+    wait_drawn(page)
+    # the analyst zooms in with the wheel and pans by dragging
+    box = page.locator("#map").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.45)
+    page.mouse.wheel(0, -600)
+    page.wait_for_function("!window.observatory.map.isMoving() && window.observatory.map.getZoom() > 11.5")
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=8)
+    page.mouse.up()
+    page.wait_for_function("!window.observatory.map.isMoving()")
+    before = map_view(page)
+
+    page.get_by_label("Titre du scénario").fill("Demandeurs d'emploi, seuils naturels")
+    page.get_by_label("Commentaire").fill("Le centre et l'est se détachent.")
+    page.get_by_role("button", name="Enregistrer le scénario").click()
+    page.wait_for_url(re.compile(r".*/s/[0-9a-z]{8}\?saved=1$"))
+    permalink = page.get_by_label("Lien permanent").input_value()
+    assert re.fullmatch(rf"{re.escape(live_server)}/s/[0-9a-z]{{8}}", permalink)
+    assert "<iframe" in page.get_by_label("Code d’intégration (à coller dans une page web)").input_value()
+    screenshot(page, "observatory-scenario-saved")
+
+    fresh = browser.new_context(locale="fr-FR", viewport={"width": 1100, "height": 800})
+    try:
+        other = fresh.new_page()
+        other.goto(permalink)
+        wait_drawn(other)
+        assert other.get_by_role("heading", level=1).inner_text() == "Demandeurs d'emploi, seuils naturels"
+        assert other.get_by_label("Indicateur", exact=True).input_value() == RATE
+        assert other.get_by_label("Découpage").input_value() == "iris"
+        assert other.get_by_label("Méthode de classement").input_value() == "jenks"
+        assert other.get_by_label("Nombre de classes").input_value() == "6"
+        assert other.get_by_label("Palette de couleurs").input_value() == "YlGnBu"
+        assert legend_classes(other) == 6
+        after = map_view(other)
+        assert after[0] == pytest.approx(before[0], abs=1e-5)
+        assert after[1] == pytest.approx(before[1], abs=1e-5)
+        assert after[2] == pytest.approx(before[2], abs=1e-3)
+        assert rendered(other) > 10
+        screenshot(other, "observatory-scenario-permalink")
+    finally:
+        fresh.close()
+
+
+def test_the_embed_mode_draws_the_map_without_the_site_chrome(
+        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    state: dict[str, Any] = {"indicator": RATE, "indicator2": OTHER, "level": "iris"}
+    response = page.request.post(live_server + "/api/scenarios",
+                                 data=json.dumps({"title": "Croisement intégré", "state": state}),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 201
+    scenario = response.json()
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.goto(scenario["embed_url"])
+    wait_drawn(page)
+    assert page.locator(".site-header").count() == 0 and page.locator("#map-form").count() == 0
+    assert rendered(page) > 100
+    assert page.locator(".bivariate-grid").count() == 1
+    screenshot(page, "observatory-embed")
+    page.goto(live_server + "/s/zzzzzzzz/embed")
+    assert page.get_by_role("heading", level=1).inner_text() == "Scénario introuvable"
+
+
+def test_a_resident_finds_a_neighbourhood_and_reads_its_portrait(
+        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 1300, "height": 1000})
+    page.goto(live_server + "/territoires")
+    page.get_by_label("Nom ou code du territoire").fill("vignes")
+    page.get_by_role("button", name="Chercher").click()
+    page.get_by_role("link", name="Les Vignes 1").click()
+    page.wait_for_url("**/territoires/iris/*")
+    assert page.get_by_role("heading", level=1).inner_text() == "Les Vignes 1"
+    charts = page.locator("[data-bars]")
+    count = charts.count()
+    assert count >= 10
+    page.wait_for_function(f"document.querySelectorAll('[data-bars][data-drawn]').length === {count}")
+    assert page.locator("[data-bars] svg").count() == count
+    assert page.locator(".portrait-table").count() >= count
+    assert page.get_by_text(re.compile(r"Plus (élevé|faible) que dans \d+ % des IRIS")).count() >= 5
+    screenshot(page, "observatory-portrait")
+
+
+def _axe_violations(page) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
+        return r.violations.map(v => ({id: v.id, impact: v.impact,
+            nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
+    }""")
+    return list(result)
+
+
+def test_the_observatory_pages_pass_axe_accessibility_checks(
+        live_server: str, page) -> None:  # type: ignore[no-untyped-def]
+    if not AXE.exists():
+        pytest.fail("axe-core is not served: run scripts/build-assets.sh")
+    response = page.request.post(live_server + "/api/scenarios", data=json.dumps(
+        {"title": "Accessibilité", "state": {"indicator": RATE}}),
+        headers={"Content-Type": "application/json"})
+    sid = response.json()["id"]
+    problems = {}
+    for path in (f"/observatoire?indicator={RATE}", f"/observatoire?indicator={RATE}&indicator2={OTHER}",
+                 f"/s/{sid}", f"/s/{sid}/embed", "/scenarios", "/territoires?q=vignes",
+                 "/territoires/iris/961720701", "/s/zzzzzzzz", "/observatoire?lang=en"):
+        page.goto(live_server + path)
+        if page.locator("[data-observatory]").count():
+            wait_drawn(page)
+        violations = _axe_violations(page)
+        if violations:
+            problems[path] = violations
+    assert not problems, json.dumps(problems, indent=1, ensure_ascii=False)

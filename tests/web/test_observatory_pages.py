@@ -1,0 +1,403 @@
+"""The observatory's pages through the real app: the map page without JavaScript (form,
+legend, table), crossing, scenarios (save, permalink, embed, copy, delete, 404), gallery,
+territory search and portrait; every message of these pages translated."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import jinja2.ext
+import pytest
+from babel.messages.pofile import read_po
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from mutuelle.app import create_app
+from mutuelle.core.config import Settings
+
+RATE = "demandeurs-pour-100-actifs"      # has secret IRIS
+OTHER = "taux-non-recours-c2s"
+IRIS = "960120101"
+WEB = Path(__file__).resolve().parents[2] / "mutuelle" / "web"
+
+
+# --- the demo portal, built once per session and copied for each module ---------------------
+
+def with_observatory(app: FastAPI) -> FastAPI:
+    """``app`` with the observatory's routers and pages (until ``create_app`` includes them)."""
+    from mutuelle.api import indicators, scenarios, territories
+    from mutuelle.web import observatory_pages
+
+    paths = {getattr(route, "path", "") for route in app.routes}
+    for module in (indicators, scenarios, territories):
+        if module.router.routes[0].path not in paths:  # type: ignore[attr-defined]
+            app.include_router(module.router)
+    if "/observatoire" not in paths:
+        observatory_pages.install(app)
+    return app
+
+
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of a portal home holding the demo territory, loaded by ``load_demo``."""
+    from mutuelle.demo.load import load_demo
+
+    shared = tmp_path_factory.getbasetemp() / "observatory-demo"
+    if not (shared / "ready").exists():
+        settings = Settings(home=shared / "home", duckdb_memory_limit="512MB")
+        app = create_app(settings)
+        with app.state.sessions() as session:
+            load_demo(session, settings)
+        (shared / "ready").write_text("1")
+    home = tmp_path_factory.mktemp("observatory-pages") / "home"
+    shutil.copytree(shared / "home", home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_home(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def api(home: Path) -> Iterator[TestClient]:
+    """A local client (may edit) on the demo portal."""
+    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB")))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def public_api(home: Path) -> Iterator[TestClient]:
+    """An anonymous client on the same portal."""
+    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB",
+                                               local_editing=0)))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def french_first(api: TestClient) -> None:
+    """Each test starts in French: ``?lang=en`` leaves a cookie on the shared client."""
+    api.cookies.clear()
+
+
+def main_text(html: str) -> str:
+    """The text of the page's main landmark, tags removed, entities decoded, spaces collapsed."""
+    main = html.split("<main", 1)[1].split("</main>", 1)[0]
+    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", main)))
+
+
+def embedded(html: str, element_id: str) -> object:
+    """The JSON of ``<script type="application/json" id=...>``."""
+    found = re.search(rf'<script type="application/json" id="{element_id}"[^>]*>(.*?)</script>',
+                      html, re.S)
+    assert found, element_id
+    return json.loads(found.group(1))
+
+
+def save(client: TestClient, title: str = "Chômage par IRIS", access: str = "public",
+         **state: object) -> str:
+    """Save a scenario through the page's form; returns its id."""
+    full = {"indicator": RATE, "level": "iris", "center": [4.6, 45.3], "zoom": 11.5, **state}
+    response = client.post("/scenarios", data={"title": title, "comment": "Nord et sud.",
+                                               "access": access, "state": json.dumps(full)},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert re.fullmatch(r"/s/[0-9a-z]{8}\?saved=1", location)
+    return location.split("/s/")[1].split("?")[0]
+
+
+# --- the map page ---------------------------------------------------------------------------
+
+def test_the_map_page_works_without_javascript(api: TestClient) -> None:
+    page = api.get("/observatoire")
+    assert page.status_code == 200
+    text = main_text(page.text)
+    assert "Carte des indicateurs" in text
+    for label in ("Indicateur", "Croiser avec un second indicateur", "Découpage",
+                  "Méthode de classement", "Nombre de classes", "Palette de couleurs"):
+        assert f">{label}</label>" in page.text
+    assert '<form id="map-form" class="obs-form" action="/observatoire" method="get"' in page.text
+    assert "Légende" in text and "Secret statistique" in text and "Pas de donnée" in text
+    assert "Tableau des valeurs" in text and "<table>" in page.text
+    config = embedded(page.text, "map-config")
+    assert config["tiles"] == "/tiles/{level}/{z}/{x}/{y}.mvt" and config["basemap_url"] is None
+    assert config["level"] == "iris" and len(config["bounds"]) == 4
+    assert api.get("/observatoire/carte").status_code == 200
+
+
+def test_the_levels_offered_are_those_with_territories_to_compare(api: TestClient) -> None:
+    page = api.get("/observatoire")
+    select = page.text.split('<select id="level" name="level">')[1].split("</select>")[0]
+    offered = re.findall(r'<option value="(\w+)"', select)
+    assert offered == ["iris", "qpv", "commune"]  # one EPCI and one whole territory: no map
+
+
+def test_a_base_map_is_optional_and_comes_from_a_setting(home: Path) -> None:
+    style = "https://tuiles.example.org/style.json"
+    app = with_observatory(create_app(Settings(home=home, basemap_url=style)))
+    with TestClient(app) as client:
+        config = embedded(client.get("/observatoire").text, "map-config")
+    assert config["basemap_url"] == style  # type: ignore[index]
+
+
+def test_only_the_pages_with_a_map_load_the_map_library(api: TestClient) -> None:
+    assert "maplibre-gl" in api.get("/observatoire").text
+    assert 'src="/static/js/map.js"' in api.get("/observatoire").text
+    for path in ("/", "/catalogue", "/scenarios", "/territoires", f"/territoires/iris/{IRIS}"):
+        assert "maplibre" not in api.get(path).text, path
+
+
+def test_the_map_page_shows_the_chosen_classification(api: TestClient) -> None:
+    page = api.get("/observatoire", params={"indicator": RATE, "level": "commune",
+                                            "method": "equal", "classes": 4, "palette": "YlOrRd"})
+    assert page.status_code == 200
+    data = embedded(page.text, "map-data")
+    view = data["choropleth"]
+    assert (view["level"], view["method"], view["classes"], view["palette"]) == (
+        "commune", "equal", 4, "YlOrRd")
+    assert data["state"]["indicator"] == RATE
+    legend = page.text.split('data-part="legend"')[1].split("</section>")[0]
+    assert legend.count('class="swatch"') == 4
+    assert 'value="equal" selected' in page.text and 'value="4" selected' in page.text
+    assert "Intervalles égaux" in main_text(page.text)
+    assert len(re.findall(r'<tr data-code="96\d{3}">', page.text)) == 8
+
+
+def test_secret_cells_are_shown_as_secret_never_as_a_number(api: TestClient) -> None:
+    page = api.get("/observatoire", params={"indicator": RATE, "level": "iris"})
+    columns = embedded(page.text, "map-data")["choropleth"]["columns"]  # type: ignore[index]
+    assert "numerator" not in columns and "denominator" not in columns
+    secret = [i for i, status in enumerate(columns["status"]) if status == "secret"]
+    assert secret
+    for i in secret:
+        assert columns["value"][i] is None and columns["class"][i] is None
+        assert columns["rank"][i] is None
+        row = page.text.split(f'<tr data-code="{columns["code"][i]}">')[1].split("</tr>")[0]
+        assert '<span class="status-secret">secret</span>' in row
+        assert not re.search(r'<td class="num">\s*\d', row.split("</td>", 2)[1])
+
+
+def test_manual_breaks_are_used_for_the_manual_method_only(api: TestClient) -> None:
+    manual = api.get("/observatoire", params={"indicator": RATE, "method": "manual",
+                                              "classes": 4, "breaks": "5;10;15"})
+    assert embedded(manual.text, "map-data")["choropleth"]["breaks"][1:4] == [5, 10, 15]
+    other = api.get("/observatoire", params={"indicator": RATE, "method": "quantile",
+                                             "breaks": "5;10;15"})
+    assert other.status_code == 200
+
+
+@pytest.mark.parametrize(("params", "word"), [
+    ({"classes": "12"}, "classes"), ({"level": "planet"}, "level"),
+    ({"method": "kmeans"}, "method"), ({"method": "manual"}, "breaks"),
+    ({"method": "manual", "breaks": "a;b"}, "breaks"), ({"indicator": "nope"}, "indicator"),
+    ({"within": "planet:1"}, "within"), ({"zoom": "near"}, "zoom"),
+])
+def test_a_refused_map_state_keeps_the_form_and_says_why(
+        api: TestClient, params: dict[str, str], word: str) -> None:
+    page = api.get("/observatoire", params=params)
+    assert page.status_code == 400
+    alert = page.text.split('role="alert"')[1].split("</div>")[0]
+    assert word in alert
+    assert '<form id="map-form"' in page.text
+    panel = api.get("/observatoire/panneau", params=params)
+    assert panel.status_code == 400 and 'role="alert"' in panel.text
+
+
+def test_two_indicators_crossed_give_a_bivariate_legend_and_the_pairs_table(api: TestClient) -> None:
+    page = api.get("/observatoire", params={"indicator": RATE, "indicator2": OTHER})
+    assert page.status_code == 200
+    data = embedded(page.text, "map-data")
+    assert data["mode"] == "bivariate" and len(data["crossing"]["colors"]) == 9
+    text = main_text(page.text)
+    assert "Corrélation (Pearson) : r = " in text
+    assert 'class="bivariate-grid"' in page.text
+    assert 'id="scatter"' in page.text
+    assert "Terciles (1er × 2d indicateur)" in text
+
+
+def test_the_panel_is_the_legend_the_crossing_and_the_table_of_one_state(api: TestClient) -> None:
+    panel = api.get("/observatoire/panneau", params={"indicator": RATE, "level": "commune"})
+    assert panel.status_code == 200
+    assert "<html" not in panel.text
+    for part in ("legend", "crossing", "table", "data"):
+        assert f'data-part="{part}"' in panel.text
+    assert embedded(panel.text, "map-data")["choropleth"]["level"] == "commune"
+
+
+def test_the_map_is_limited_to_one_commune(api: TestClient) -> None:
+    page = api.get("/observatoire", params={"indicator": RATE, "within": "commune:96012"})
+    codes = embedded(page.text, "map-data")["choropleth"]["columns"]["code"]  # type: ignore[index]
+    assert codes and all(c.startswith("96012") for c in codes)
+    assert 'value="commune:96012" selected' in page.text
+
+
+def test_the_map_page_is_in_english_too(api: TestClient) -> None:
+    page = api.get("/observatoire", params={"lang": "en", "indicator": RATE})
+    text = main_text(page.text)
+    assert "Indicator map" in text and "Classification method" in text
+    assert "Statistical secrecy" in text
+    assert embedded(page.text, "obs-messages")["secret"] == "confidential"  # type: ignore[index]
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+def test_a_saved_scenario_opens_by_its_permalink_with_the_same_state(api: TestClient) -> None:
+    sid = save(api, classes=7, method="jenks", indicator2=OTHER)
+    page = api.get(f"/s/{sid}?saved=1")
+    assert page.status_code == 200
+    text = main_text(page.text)
+    assert "Chômage par IRIS" in text and "Nord et sud." in text
+    assert "Le scénario est enregistré." in text
+    state = embedded(page.text, "map-config")["state"]  # type: ignore[index]
+    assert (state["indicator"], state["indicator2"], state["classes"], state["method"]) == (
+        RATE, OTHER, 7, "jenks")
+    assert state["center"] == [4.6, 45.3] and state["zoom"] == 11.5
+    assert f'value="http://testserver/s/{sid}"' in page.text
+    assert f'<iframe src="http://testserver/s/{sid}/embed"' in html_lib.unescape(page.text)
+    assert 'value="jenks" selected' in page.text
+
+
+def test_the_embed_mode_has_no_site_chrome_and_may_be_framed(api: TestClient) -> None:
+    sid = save(api)
+    page = api.get(f"/s/{sid}/embed")
+    assert page.status_code == 200
+    assert "site-header" not in page.text and "site-footer" not in page.text
+    assert "map-form" not in page.text and 'src="/static/js/map.js"' in page.text
+    assert page.headers["content-security-policy"] == "frame-ancestors *"
+    assert "x-frame-options" not in page.headers
+    assert f'href="http://testserver/s/{sid}"' in page.text
+
+
+def test_an_unknown_or_deleted_scenario_is_a_clear_404(api: TestClient) -> None:
+    for path in ("/s/nope1234", "/s/nope1234/embed"):
+        page = api.get(path)
+        assert page.status_code == 404
+        assert "Scénario introuvable" in page.text and "n’existe pas ou n’existe plus" in page.text
+    sid = save(api)
+    deleted = api.post(f"/s/{sid}/delete", follow_redirects=False)
+    assert deleted.status_code == 303 and deleted.headers["location"] == "/scenarios?deleted=1"
+    assert api.get(f"/s/{sid}").status_code == 404
+    assert "Le scénario est supprimé" in api.get("/scenarios?deleted=1").text
+
+
+def test_an_internal_scenario_is_hidden_from_anonymous_visitors(
+        api: TestClient, public_api: TestClient) -> None:
+    sid = save(api, "Note interne", access="internal")
+    assert api.get(f"/s/{sid}").status_code == 200
+    assert public_api.get(f"/s/{sid}").status_code == 404
+    assert public_api.get(f"/s/{sid}/embed").status_code == 404
+    assert "Note interne" not in public_api.get("/scenarios").text
+    assert "Note interne" in api.get("/scenarios").text
+
+
+def test_a_scenario_is_duplicated_from_its_page(api: TestClient) -> None:
+    sid = save(api, "Original")
+    response = api.post(f"/s/{sid}/duplicate", follow_redirects=False)
+    assert response.status_code == 303
+    copy = response.headers["location"].split("/s/")[1].split("?")[0]
+    assert copy != sid
+    page = api.get(f"/s/{copy}")
+    assert "Original (copie)" in page.text and f'href="/s/{sid}"' in page.text
+
+
+def test_anonymous_visitors_see_no_save_form_and_may_not_post_one(
+        api: TestClient, public_api: TestClient) -> None:
+    assert 'id="scenario-form"' in api.get("/observatoire").text
+    assert 'id="scenario-form"' not in public_api.get("/observatoire").text
+    response = public_api.post("/scenarios", data={"title": "x", "state": json.dumps({"indicator": RATE})})
+    assert response.status_code == 403
+
+
+def test_a_scenario_form_with_a_bad_state_is_refused(api: TestClient) -> None:
+    for state in ("not json", json.dumps({"indicator": RATE, "classes": 12})):
+        response = api.post("/scenarios", data={"title": "x", "state": state})
+        assert response.status_code == 400
+
+
+def test_the_gallery_lists_scenarios_newest_first_and_searches_them(api: TestClient) -> None:
+    older = save(api, "Vieillissement des quartiers", indicator="indice-vieillissement")
+    newer = save(api, "Familles nombreuses", indicator="taille-menages")
+    page = api.get("/scenarios")
+    assert page.status_code == 200
+    assert page.text.index(f'href="/s/{newer}"') < page.text.index(f'href="/s/{older}"')
+    assert "Indice de vieillissement" in page.text
+    found = api.get("/scenarios", params={"q": "vieilliss"}).text
+    assert f'href="/s/{older}"' in found and f'href="/s/{newer}"' not in found
+
+
+# --- territories ----------------------------------------------------------------------------
+
+def test_my_neighbourhood_is_found_by_name_or_code(api: TestClient) -> None:
+    page = api.get("/territoires", params={"q": "vignes"})
+    assert page.status_code == 200
+    assert "5 territoires trouvés" in main_text(page.text)
+    assert 'href="/territoires/iris/961720701"' in page.text
+    assert "Val-Sauvage" in main_text(page.text)  # each IRIS names its commune
+    by_code = api.get("/territoires", params={"q": IRIS})
+    assert f'href="/territoires/iris/{IRIS}"' in by_code.text
+    assert "Aucun territoire" in api.get("/territoires", params={"q": "zzzz"}).text
+    assert api.get("/territoires", params={"q": "x", "level": "planet"}).status_code == 400
+
+
+def test_the_portrait_compares_each_indicator_in_sentences_with_a_table_behind_each_chart(
+        api: TestClient) -> None:
+    page = api.get(f"/territoires/iris/{IRIS}")
+    assert page.status_code == 200
+    text = main_text(page.text)
+    assert "Centre-Ville 1" in text and "Belvent-sur-Sauvagine" in text
+    assert re.search(r"Plus (élevé|faible) que dans \d+ % des IRIS \(Métropole de Val-Sauvage\)", text)
+    charts = page.text.count("data-bars=")
+    assert charts >= 10
+    assert page.text.count('class="portrait-table"') >= charts
+    assert 'src="/static/js/portrait.js"' in page.text
+    assert "Données synthétiques" in text
+
+
+def test_a_secret_value_in_a_portrait_reads_secret_never_zero(api: TestClient) -> None:
+    values = api.get(f"/api/indicators/{RATE}/values", params={"level": "iris"}).json()
+    secret = next(r["code"] for r in values["results"] if r["status"] == "secret")
+    page = api.get(f"/territoires/iris/{secret}")
+    card = page.text.split(f'id="ind-{RATE}"')[1].split("</article>")[0]
+    assert '<p class="portrait-value"><span class="status-secret">secret</span></p>' in card
+    assert "Valeur non diffusée : secret statistique" in card
+    assert '"role": "self"' not in html_lib.unescape(card)
+
+
+def test_an_unknown_territory_or_level_is_not_found(api: TestClient) -> None:
+    assert api.get("/territoires/iris/000000000").status_code == 404
+    assert api.get("/territoires/planet/1").status_code == 404
+
+
+def test_the_portrait_is_in_english_too(api: TestClient) -> None:
+    text = main_text(api.get(f"/territoires/iris/{IRIS}", params={"lang": "en"}).text)
+    assert re.search(r"(Higher|Lower) than in \d+% of IRIS", text)
+
+
+# --- translations ---------------------------------------------------------------------------
+
+def observatory_messages() -> dict[str, str]:
+    """msgid -> where, for every message of the observatory's templates."""
+    found: dict[str, str] = {}
+    options = {"trim_blocks": "true", "lstrip_blocks": "true"}
+    for template in sorted((WEB / "templates" / "observatory").glob("*.html")):
+        with template.open("rb") as handle:
+            for line, _func, message, _c in jinja2.ext.babel_extract(
+                    handle, jinja2.ext.GETTEXT_FUNCTIONS, [], options):
+                msgid = message[0] if isinstance(message, tuple) else message
+                found.setdefault(str(msgid), f"{template.name}:{line}")
+    return found
+
+
+def test_every_message_of_the_observatory_pages_is_translated_into_english() -> None:
+    with (WEB / "locale" / "en" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalogue = read_po(handle, locale="en")
+    missing = [f"{where}: {msgid!r}" for msgid, where in observatory_messages().items()
+               if catalogue.get(msgid) is None or not catalogue.get(msgid).string]
+    assert not missing, "\n".join(missing)
