@@ -24,8 +24,6 @@ from mutuelle.observatory import classification
 ACCESS_LEVELS = ("public", "internal")
 METHODS = classification.METHODS
 MIN_CLASSES, MAX_CLASSES = classification.MIN_CLASSES, classification.MAX_CLASSES
-#: A bivariate map is always 3 x 3.
-BIVARIATE_CLASSES = 3
 #: Parent territories a map may be limited to (``filters``), as columns of ``Territory``.
 FILTER_KEYS = ("commune", "epci", "departement", "region")
 STATE_KEYS = ("indicator", "indicator2", "level", "vintage", "method", "classes", "breaks",
@@ -35,7 +33,8 @@ MAX_COMMENT = 5000
 MAX_ZOOM = 22
 DEFAULT_STATE: dict[str, Any] = {
     "indicator2": None, "level": "iris", "vintage": None, "method": "quantile", "classes": 5,
-    "breaks": [], "palette": classification.DEFAULT_PALETTE, "filters": {}, "center": None, "zoom": None, "selected": None,
+    "breaks": [], "palette": classification.DEFAULT_PALETTE, "filters": {}, "center": None,
+    "zoom": None, "selected": None,
 }
 
 
@@ -48,7 +47,7 @@ def palettes() -> tuple[str, ...]:
 
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInput(f"state.{name} must be a finite number, not {value!r}")
+        raise InvalidInput(f"{name} must be a finite number, not {value!r}")
     return float(value)
 
 
@@ -109,6 +108,9 @@ def _filters(value: Any) -> dict[str, str]:
         if not isinstance(code, str) or len(code) > 20:
             raise InvalidInput(f"state.filters.{key} must be a territory code")
         out[key] = code
+    if len(out) > 1:
+        raise InvalidInput("state.filters may limit the map to one territory only, "
+                           f"not {len(out)}")
     return out
 
 
@@ -146,14 +148,14 @@ def validate_state(session: Session, state: Any) -> dict[str, Any]:
     if center is not None:
         if not isinstance(center, Sequence) or isinstance(center, str) or len(center) != 2:
             raise InvalidInput("state.center must be [longitude, latitude]")
-        lon, lat = _number("center", center[0]), _number("center", center[1])
+        lon, lat = _number("state.center", center[0]), _number("state.center", center[1])
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InvalidInput(f"state.center is out of range: {[lon, lat]}")
         center = [lon, lat]
     out["center"] = center
     zoom = s["zoom"]
     if zoom is not None:
-        zoom = _number("zoom", zoom)
+        zoom = _number("state.zoom", zoom)
         if not 0 <= zoom <= MAX_ZOOM:
             raise InvalidInput(f"state.zoom must be between 0 and {MAX_ZOOM}, not {zoom}")
     out["zoom"] = zoom

@@ -125,6 +125,7 @@ def test_the_state_is_completed_with_defaults(api: TestClient) -> None:
     ({"breaks": ["a"]}, "breaks"),
     ({"palette": "rainbow"}, "palette"),
     ({"filters": {"planet": "x"}}, "filters"),
+    ({"filters": {"commune": "96172", "epci": "249600172"}}, "filters"),
     ({"center": [200, 45]}, "center"),
     ({"center": "here"}, "center"),
     ({"zoom": 30}, "zoom"),
