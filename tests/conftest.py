@@ -97,6 +97,26 @@ def session(any_settings: Settings):  # type: ignore[no-untyped-def]
         yield s
 
 
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A portal home holding the whole demo territory (datasets, referential, indicators),
+    loaded once per session by the real ``load_demo`` and copied for each test module."""
+    import shutil
+
+    from mutuelle.app import create_app
+    from mutuelle.demo.load import load_demo
+
+    shared = tmp_path_factory.getbasetemp() / "observatory-demo"
+    if not (shared / "ready").exists():
+        demo_settings = Settings(home=shared / "home", duckdb_memory_limit="512MB")
+        with create_app(demo_settings).state.sessions() as session:
+            load_demo(session, demo_settings)
+        (shared / "ready").write_text("1")
+    home = tmp_path_factory.mktemp("demo") / "home"
+    shutil.copytree(shared / "home", home)
+    return home
+
+
 @pytest.fixture
 def app(settings: Settings):  # type: ignore[no-untyped-def]
     """The real ASGI app over a fresh embedded store."""

@@ -3,12 +3,10 @@ number), classes for a choropleth, two indicators crossed; bad parameters named 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from mutuelle.app import create_app
@@ -20,42 +18,15 @@ OTHER_RATE = "taux-non-recours-c2s"
 
 # --- the demo portal, built once per session and copied for each module ---------------------
 
-def with_observatory(app: FastAPI) -> FastAPI:
-    """``app`` with the observatory's routers (until ``create_app`` includes them)."""
-    from mutuelle.api import indicators, scenarios, territories
-
-    paths = {getattr(route, "path", "") for route in app.routes}
-    for module in (indicators, scenarios, territories):
-        if module.router.routes[0].path not in paths:  # type: ignore[attr-defined]
-            app.include_router(module.router)
-    return app
-
-
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of a portal home holding the demo territory, loaded by ``load_demo``."""
-    from mutuelle.demo.load import load_demo
-
-    shared = tmp_path_factory.getbasetemp() / "observatory-demo"
-    if not (shared / "ready").exists():
-        settings = Settings(home=shared / "home", duckdb_memory_limit="512MB")
-        app = create_app(settings)
-        with app.state.sessions() as session:
-            load_demo(session, settings)
-        (shared / "ready").write_text("1")
-    home = tmp_path_factory.mktemp("indicators-api") / "home"
-    shutil.copytree(shared / "home", home)
-    return home
-
-
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_home(tmp_path_factory)
+def home(demo_home: Path) -> Path:
+    return demo_home
 
 
 @pytest.fixture(scope="module")
 def api(home: Path) -> Iterator[TestClient]:
     """A local client (may edit) on the demo portal."""
-    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB")))
+    app = create_app(Settings(home=home, duckdb_memory_limit="512MB"))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -63,8 +34,7 @@ def api(home: Path) -> Iterator[TestClient]:
 @pytest.fixture(scope="module")
 def public_api(home: Path) -> Iterator[TestClient]:
     """An anonymous client on the same portal."""
-    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB",
-                                               local_editing=0)))
+    app = create_app(Settings(home=home, duckdb_memory_limit="512MB", local_editing=0))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -11,7 +11,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from mutuelle.api import tiles as tiles_api
 from mutuelle.app import create_app
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.db import sessions
@@ -37,10 +36,7 @@ ATLANTIC_12 = tile_of(-30.0, 40.0, 12)
 
 
 def _app(settings: Settings) -> FastAPI:
-    app = create_app(settings)
-    if not any(getattr(r, "path", "") == "/tiles/{level}.json" for r in app.routes):
-        app.include_router(tiles_api.router)   # until mutuelle.app includes it
-    return app
+    return create_app(settings)
 
 
 def _iris_csv(fixture: Path) -> str:
