@@ -74,6 +74,11 @@ def app(demo_app: FastAPI) -> FastAPI:
     return demo_app
 
 
+def _hex(color: dict[str, float]) -> str:
+    """A MapLibre colour (r, g, b in 0..1) as #rrggbb."""
+    return "#" + "".join(f"{round(color[k] * 255):02x}" for k in ("r", "g", "b"))
+
+
 def wait_drawn(page) -> None:  # type: ignore[no-untyped-def]
     """Wait until the map has its data and tiles drawn (map.js marks the map then)."""
     page.wait_for_selector(READY, timeout=30_000)
@@ -107,8 +112,28 @@ def test_an_analyst_maps_an_indicator_then_changes_level_and_classification(
     wait_drawn(page)
     assert "Demandeurs d'emploi pour 100 actifs" in page.locator(".obs-legend").inner_text()
     assert f"indicator={RATE}" in page.url
-    secret = page.evaluate("window.observatory.map.getFilter('territory-secret')[2][1]")
-    assert secret, "secret IRIS are hatched"
+    # secret IRIS are hatched and greyed, from the tiles' own status; classes fill the others
+    # with the legend's colours
+    secret = page.evaluate("""window.observatory.map.queryRenderedFeatures({layers: ['territory-secret']})
+        .map((f) => f.properties.status)""")
+    assert secret and set(secret) == {"secret"}, "secret IRIS are hatched"
+    coloured = page.evaluate("""(() => {
+        const v = window.observatory.data.choropleth;
+        const fill = window.observatory.map.getLayer('territory-fill');
+        return window.observatory.map.queryRenderedFeatures({layers: ['territory-fill']}).slice(0, 200)
+          .map((f) => ({status: f.properties.status, value: f.properties.value,
+                        color: f.layer.paint['fill-color'], breaks: v.breaks, colors: v.colors}));
+    })()""")
+    swatches = page.locator(".obs-legend .legend-list li .swatch:not(.swatch-secret):not(.swatch-no-data)")
+    assert coloured and swatches.count() == len(coloured[0]["colors"])
+    for f in coloured:
+        rgb = f["color"]
+        if f["status"] == "secret":
+            assert _hex(rgb) == "#8c8c8c"
+        elif f["status"] == "ok":
+            breaks, colors = f["breaks"], f["colors"]
+            k = max(0, min(sum(1 for b in breaks if b <= f["value"]) - 1, len(colors) - 1))
+            assert _hex(rgb) == colors[k].lower(), f
     assert page.locator(".obs-legend").get_by_text("Secret statistique").count() == 1
 
     page.get_by_label("Découpage").select_option("commune")

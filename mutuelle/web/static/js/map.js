@@ -1,6 +1,9 @@
 // The observatory map: MapLibre GL over the portal's own vector tiles, with no base map
 // needed. Colours come from the classes the server computed (the same ones the legend and the
-// table show): each territory's code is matched to its class colour. Names are drawn as HTML
+// table show), applied in the browser to each feature's own `value` and `status`: the tiles
+// are asked for with `?indicator=`, so a simple choropleth's style holds no per-territory list
+// (the crossing of two indicators still matches codes to colours; the columns in #map-data
+// only feed the tooltip's rank and parent, and the `within` limit). Names are drawn as HTML
 // labels, so no glyph server is needed offline. The form stays a plain GET form: here it
 // updates the map, the legend and the table in place (/observatoire/panneau).
 import {
@@ -92,6 +95,7 @@ function start(rootEl) {
   let data = readJSON("map-data");
   let level = config.level;
   let vintage = config.vintage;
+  let indicator = config.state?.indicator || null;
   let byCode = new Map();
   let selected = config.state?.selected || null;
   let scatter = null;
@@ -142,9 +146,13 @@ function start(rootEl) {
 
   const popup = new Popup({ closeButton: false, closeOnClick: false, maxWidth: "20rem", className: "obs-popup" });
 
-  function tileURL(lv) {
+  function tileURL(lv, withValues = false) {
     const path = config.tiles.replace("{level}", lv);
-    return `${window.location.origin}${path}${vintage ? `?vintage=${vintage}` : ""}`;
+    const params = new URLSearchParams();
+    if (vintage) params.set("vintage", vintage);
+    if (withValues && indicator) params.set("indicator", indicator);
+    const search = params.toString();
+    return `${window.location.origin}${path}${search ? `?${search}` : ""}`;
   }
 
   function removeLayers() {
@@ -157,11 +165,11 @@ function start(rootEl) {
 
   function addLayers() {
     removeLayers();
-    map.addSource("territories", { type: "vector", tiles: [tileURL(level)], minzoom: 0, maxzoom: 14, promoteId: "code" });
+    map.addSource("territories", { type: "vector", tiles: [tileURL(level, true)], minzoom: 0, maxzoom: 14, promoteId: "code" });
     map.addLayer({ id: "territory-fill", type: "fill", source: "territories", "source-layer": level,
       paint: { "fill-color": OUTSIDE_FILL, "fill-opacity": config.basemap_url ? 0.75 : 0.92 } });
     map.addLayer({ id: "territory-secret", type: "fill", source: "territories", "source-layer": level,
-      filter: ["in", ["get", "code"], ["literal", []]], paint: { "fill-pattern": "hatch" } });
+      filter: ["==", ["get", "code"], ""], paint: { "fill-pattern": "hatch" } });
     map.addLayer({ id: "territory-line", type: "line", source: "territories", "source-layer": level,
       paint: { "line-color": "#4f5a6b", "line-opacity": 0.55,
         "line-width": ["interpolate", ["linear"], ["zoom"], 8, 0.3, 13, 1] } });
@@ -177,41 +185,83 @@ function start(rootEl) {
       filter: ["==", ["get", "code"], selected || ""], paint: { "line-color": "#b35c00", "line-width": 3.5 } });
   }
 
-  // code -> what the tooltip says, and the fill expression of the current view.
+  // The fill of a simple choropleth: the server's classes (class i holds breaks[i] <= value <
+  // breaks[i + 1], values beyond the ends go to the first or last class) as a `step` over the
+  // tiles' `value`, grey for secret cells and white for territories without data.
+  function stepColor(v) {
+    const expression = ["step", ["to-number", ["get", "value"], 0], v.colors[0]];
+    let last = null;
+    for (let i = 1; i < v.colors.length && i < v.breaks.length; i += 1) {
+      const limit = v.breaks[i];
+      if (last !== null && limit <= last) {
+        // Equal limits (ties): the later class wins, as on the server.
+        expression[expression.length - 1] = v.colors[i];
+        continue;
+      }
+      expression.push(limit, v.colors[i]);
+      last = limit;
+    }
+    return expression;
+  }
+
+  function classOf(v, value) {
+    if (value === null || value === undefined || !Number.isFinite(value)) return null;
+    let k = 0;
+    while (k + 1 < v.breaks.length && value >= v.breaks[k + 1]) k += 1;
+    return Math.min(k, v.colors.length - 1);
+  }
+
+  // code -> what the tooltip needs beyond the feature's own properties, and the fill of the view.
   function paint() {
     byCode = new Map();
-    const groups = new Map();
-    const secret = [];
-    const noData = [];
-    const add = (code, color) => {
-      if (!groups.has(color)) groups.set(color, []);
-      groups.get(color).push(code);
-    };
+    let fillColor = OUTSIDE_FILL;
+    let secretFilter = ["==", ["get", "code"], ""];
     if (data?.crossing) {
+      // Two indicators: the tiles carry one value only, so codes are matched to their cell.
       const c = data.crossing;
+      const groups = new Map();
+      const secret = [];
+      const noData = [];
+      const add = (code, color) => {
+        if (!groups.has(color)) groups.set(color, []);
+        groups.get(color).push(code);
+      };
       for (const item of rows(c, { bivariate: true })) {
         byCode.set(item.code, item);
         if (item.cell !== null) add(item.code, c.colors[item.cell]);
         else if (item.status_x === "secret" || item.status_y === "secret") secret.push(item.code);
         else noData.push(item.code);
       }
+      const expression = ["match", ["get", "code"]];
+      for (const [color, codes] of groups) expression.push(codes, color);
+      if (secret.length) expression.push(secret, SECRET_FILL);
+      if (noData.length) expression.push(noData, NO_DATA_FILL);
+      expression.push(OUTSIDE_FILL);
+      if (expression.length > 3) fillColor = expression;
+      secretFilter = ["in", ["get", "code"], ["literal", secret]];
     } else if (data?.choropleth) {
       const v = data.choropleth;
-      for (const item of rows(v)) {
-        item.parent = item.parent === null ? null : v.parents[item.parent];
-        byCode.set(item.code, item);
-        if (item.class !== null) add(item.code, v.colors[item.class]);
-        else if (item.status === "secret") secret.push(item.code);
-        else noData.push(item.code);
+      if (v.columns) {
+        for (const item of rows(v)) {
+          item.parent = item.parent === null ? null : v.parents[item.parent];
+          byCode.set(item.code, item);
+        }
+      }
+      const status = ["get", "status"];
+      fillColor = ["case",
+        ["all", ["==", status, "ok"], ["has", "value"]], v.colors.length ? stepColor(v) : NO_DATA_FILL,
+        ["==", status, "secret"], SECRET_FILL,
+        NO_DATA_FILL];
+      secretFilter = ["==", status, "secret"];
+      if (v.within) {
+        // Limited to some territories: the others are left uncoloured.
+        const inside = ["in", ["get", "code"], ["literal", [...byCode.keys()]]];
+        fillColor = ["case", inside, fillColor, OUTSIDE_FILL];
+        secretFilter = ["all", inside, secretFilter];
       }
     }
-    const expression = ["match", ["get", "code"]];
-    for (const [color, codes] of groups) expression.push(codes, color);
-    if (secret.length) expression.push(secret, SECRET_FILL);
-    if (noData.length) expression.push(noData, NO_DATA_FILL);
-    expression.push(OUTSIDE_FILL);
-    map.setPaintProperty("territory-fill", "fill-color", expression.length > 3 ? expression : OUTSIDE_FILL);
-    map.setFilter("territory-secret", ["in", ["get", "code"], ["literal", secret]]);
+    map.setPaintProperty("territory-fill", "fill-color", fillColor);
+    map.setFilter("territory-secret", secretFilter);
     rootEl.classList.toggle("is-bivariate", Boolean(data?.crossing));
   }
 
@@ -279,8 +329,16 @@ function start(rootEl) {
   }
 
   // --- tooltip and selection ----------------------------------------------------------------
-  function describe(code) {
-    const item = byCode.get(code);
+  // What the tooltip says of a territory: the tile feature's own name, value and status, with
+  // the rank and the parent's value the page knows.
+  function describe(code, properties = {}) {
+    let item = byCode.get(code);
+    const view = data?.choropleth;
+    if (!data?.crossing && view && properties.status && (!view.within || item)) {
+      const value = properties.status === "ok" && properties.value !== undefined ? Number(properties.value) : null;
+      item = { parent: null, rank: null, ...item, code, name: properties.name ?? item?.name,
+        status: properties.status, value, class: classOf(view, value) };
+    }
     if (!item) return `<p>${escapeHTML(messages.outside || "")}</p>`;
     const valueText = (value, status) => (status === "ok" ? format(value)
       : status === "secret" ? messages.secret : messages.no_data);
@@ -293,7 +351,7 @@ function start(rootEl) {
     const v = data.choropleth;
     let html = `<p class="popup-name">${escapeHTML(item.name)}</p>
       <p>${escapeHTML(v.indicator.label)} : <strong>${escapeHTML(valueText(item.value, item.status))}</strong> ${item.status === "ok" ? escapeHTML(v.indicator.unit || "") : ""}</p>`;
-    if (item.rank) {
+    if (item.rank && item.class !== null) {
       html += `<p>${escapeHTML(fill(messages.rank, { rank: format(item.rank, 0), total: format(v.ranked, 0) }))} · ${escapeHTML(fill(messages.class, { n: item.class + 1 }))}</p>`;
     }
     const parent = item.parent;
@@ -308,7 +366,7 @@ function start(rootEl) {
     return html;
   }
 
-  function select(code, { fly = false } = {}) {
+  function select(code, { fly = false, properties = null } = {}) {
     selected = code || null;
     if (map.getLayer("territory-selected")) map.setFilter("territory-selected", ["==", ["get", "code"], selected || ""]);
     if (form?.elements.selected) form.elements.selected.value = selected || "";
@@ -317,8 +375,8 @@ function start(rootEl) {
     if (selected) {
       const row = document.querySelector(`tr[data-code="${CSS.escape(selected)}"]`);
       row?.classList.add("current");
-      const item = byCode.get(selected);
-      if (item) say(fill(messages.selected, { name: item.name }));
+      const name = byCode.get(selected)?.name ?? properties?.name;
+      if (name) say(fill(messages.selected, { name }));
       if (fly) {
         const features = map.querySourceFeatures("territories", { sourceLayer: level, filter: ["==", ["get", "code"], selected] });
         if (features.length) {
@@ -341,7 +399,7 @@ function start(rootEl) {
     const code = feature.properties.code;
     map.getCanvas().style.cursor = "pointer";
     map.setFilter("territory-hover", ["==", ["get", "code"], code]);
-    popup.setLngLat(event.lngLat).setHTML(describe(code)).addTo(map);
+    popup.setLngLat(event.lngLat).setHTML(describe(code, feature.properties)).addTo(map);
   });
   map.on("mouseleave", "territory-fill", () => {
     map.getCanvas().style.cursor = "";
@@ -349,10 +407,11 @@ function start(rootEl) {
     popup.remove();
   });
   map.on("click", "territory-fill", (event) => {
-    const code = event.features?.[0]?.properties.code;
+    const properties = event.features?.[0]?.properties || {};
+    const code = properties.code;
     if (code) {
-      select(code === selected ? null : code);
-      popup.setLngLat(event.lngLat).setHTML(describe(code)).addTo(map);
+      select(code === selected ? null : code, { properties });
+      popup.setLngLat(event.lngLat).setHTML(describe(code, properties)).addTo(map);
     }
   });
 
@@ -412,9 +471,11 @@ function start(rootEl) {
       const saveState = document.querySelector("#scenario-form input[name=state]");
       if (saveState) saveState.value = data?.state ? JSON.stringify(data.state) : "";
       const view = data?.choropleth;
-      if (view && (view.level !== level || view.vintage !== vintage)) {
+      const shown = data?.state?.indicator || view?.indicator?.id || null;
+      if (view && (view.level !== level || view.vintage !== vintage || shown !== indicator)) {
         level = view.level;
         vintage = view.vintage;
+        indicator = shown;
         addLayers();
       }
       paint();
@@ -432,8 +493,10 @@ function start(rootEl) {
 
   function afterDraw() {
     map.once("idle", () => {
-      placeLabels();
+      // The choropleth is drawn: the map is ready; the names follow (placing them reads
+      // every rendered feature, seconds with tens of thousands of IRIS).
       rootEl.dataset.ready = "1";
+      setTimeout(placeLabels, 0);
       const v = data?.crossing || data?.choropleth;
       if (v) {
         const label = data.crossing ? `${data.crossing.x.label} × ${data.crossing.y.label}` : v.indicator.label;
