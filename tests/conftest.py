@@ -117,6 +117,30 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@pytest.fixture(scope="module")
+def demo_api(demo_home: Path):  # type: ignore[no-untyped-def]
+    """A local client (may edit) on this module's copy of the demo portal."""
+    from fastapi.testclient import TestClient
+
+    from mutuelle.app import create_app
+
+    app = create_app(Settings(home=demo_home, duckdb_memory_limit="512MB"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def demo_public_api(demo_home: Path):  # type: ignore[no-untyped-def]
+    """An anonymous client on the same copy of the demo portal."""
+    from fastapi.testclient import TestClient
+
+    from mutuelle.app import create_app
+
+    app = create_app(Settings(home=demo_home, duckdb_memory_limit="512MB", local_editing=0))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
 @pytest.fixture
 def app(settings: Settings):  # type: ignore[no-untyped-def]
     """The real ASGI app over a fresh embedded store."""

@@ -3,15 +3,12 @@ internal scenarios invisible to anonymous visitors; every bad state refused by n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from mutuelle.app import create_app
-from mutuelle.core.config import Settings
 
 STATE: dict[str, Any] = {
     "indicator": "demandeurs-pour-100-actifs", "indicator2": "taux-non-recours-c2s",
@@ -28,19 +25,13 @@ def home(demo_home: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def api(home: Path) -> Iterator[TestClient]:
-    """A local client (may edit) on the demo portal."""
-    app = create_app(Settings(home=home, duckdb_memory_limit="512MB"))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
+def api(demo_api: TestClient) -> TestClient:
+    return demo_api
 
 
 @pytest.fixture(scope="module")
-def public_api(home: Path) -> Iterator[TestClient]:
-    """An anonymous client on the same portal."""
-    app = create_app(Settings(home=home, duckdb_memory_limit="512MB", local_editing=0))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
+def public_api(demo_public_api: TestClient) -> TestClient:
+    return demo_public_api
 
 
 def refused(response, *words: str) -> str:  # type: ignore[no-untyped-def]

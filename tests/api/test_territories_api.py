@@ -3,14 +3,11 @@ parents, children and portrait; secret values never carry a number."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from mutuelle.app import create_app
-from mutuelle.core.config import Settings
 
 IRIS = "960120101"       # Centre-Ville 1, in Belvent-sur-Sauvagine (96012)
 COMMUNE = "96012"
@@ -25,19 +22,13 @@ def home(demo_home: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def api(home: Path) -> Iterator[TestClient]:
-    """A local client (may edit) on the demo portal."""
-    app = create_app(Settings(home=home, duckdb_memory_limit="512MB"))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
+def api(demo_api: TestClient) -> TestClient:
+    return demo_api
 
 
 @pytest.fixture(scope="module")
-def public_api(home: Path) -> Iterator[TestClient]:
-    """An anonymous client on the same portal."""
-    app = create_app(Settings(home=home, duckdb_memory_limit="512MB", local_editing=0))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
+def public_api(demo_public_api: TestClient) -> TestClient:
+    return demo_public_api
 
 
 def test_territories_are_found_by_name_without_accents_or_case(api: TestClient) -> None:

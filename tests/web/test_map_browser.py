@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,45 +26,15 @@ AXE = Path(__file__).resolve().parents[2] / "mutuelle" / "web" / "static" / "ven
 
 # --- the demo portal, built once per session and copied for each module ---------------------
 
-def with_observatory(app: FastAPI) -> FastAPI:
-    """``app`` with the observatory's routers, tiles and pages (until ``create_app`` includes them)."""
-    from mutuelle.api import indicators, scenarios, territories, tiles
-    from mutuelle.web import observatory_pages
-
-    paths = {getattr(route, "path", "") for route in app.routes}
-    for module in (indicators, scenarios, territories, tiles):
-        if module.router.routes[0].path not in paths:  # type: ignore[attr-defined]
-            app.include_router(module.router)
-    if "/observatoire" not in paths:
-        observatory_pages.install(app)
-    return app
-
-
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of a portal home holding the demo territory, loaded by ``load_demo``."""
-    from mutuelle.demo.load import load_demo
-
-    shared = tmp_path_factory.getbasetemp() / "observatory-demo"
-    if not (shared / "ready").exists():
-        settings = Settings(home=shared / "home", duckdb_memory_limit="512MB")
-        app = create_app(settings)
-        with app.state.sessions() as session:
-            load_demo(session, settings)
-        (shared / "ready").write_text("1")
-    home = tmp_path_factory.mktemp("map-browser") / "home"
-    shutil.copytree(shared / "home", home)
-    return home
-
-
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_home(tmp_path_factory)
+def home(demo_home: Path) -> Path:
+    return demo_home
 
 
 @pytest.fixture(scope="module")
 def demo_app(home: Path) -> FastAPI:
     """The demo portal (the browser on this machine may edit, as the local editor)."""
-    return with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB")))
+    return create_app(Settings(home=home, duckdb_memory_limit="512MB"))
 
 
 @pytest.fixture

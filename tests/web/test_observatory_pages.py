@@ -7,14 +7,11 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import jinja2.ext
 import pytest
 from babel.messages.pofile import read_po
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from mutuelle.app import create_app
@@ -28,56 +25,19 @@ WEB = Path(__file__).resolve().parents[2] / "mutuelle" / "web"
 
 # --- the demo portal, built once per session and copied for each module ---------------------
 
-def with_observatory(app: FastAPI) -> FastAPI:
-    """``app`` with the observatory's routers and pages (until ``create_app`` includes them)."""
-    from mutuelle.api import indicators, scenarios, territories
-    from mutuelle.web import observatory_pages
-
-    paths = {getattr(route, "path", "") for route in app.routes}
-    for module in (indicators, scenarios, territories):
-        if module.router.routes[0].path not in paths:  # type: ignore[attr-defined]
-            app.include_router(module.router)
-    if "/observatoire" not in paths:
-        observatory_pages.install(app)
-    return app
-
-
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of a portal home holding the demo territory, loaded by ``load_demo``."""
-    from mutuelle.demo.load import load_demo
-
-    shared = tmp_path_factory.getbasetemp() / "observatory-demo"
-    if not (shared / "ready").exists():
-        settings = Settings(home=shared / "home", duckdb_memory_limit="512MB")
-        app = create_app(settings)
-        with app.state.sessions() as session:
-            load_demo(session, settings)
-        (shared / "ready").write_text("1")
-    home = tmp_path_factory.mktemp("observatory-pages") / "home"
-    shutil.copytree(shared / "home", home)
-    return home
+@pytest.fixture(scope="module")
+def home(demo_home: Path) -> Path:
+    return demo_home
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_home(tmp_path_factory)
+def api(demo_api: TestClient) -> TestClient:
+    return demo_api
 
 
 @pytest.fixture(scope="module")
-def api(home: Path) -> Iterator[TestClient]:
-    """A local client (may edit) on the demo portal."""
-    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB")))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def public_api(home: Path) -> Iterator[TestClient]:
-    """An anonymous client on the same portal."""
-    app = with_observatory(create_app(Settings(home=home, duckdb_memory_limit="512MB",
-                                               local_editing=0)))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
+def public_api(demo_public_api: TestClient) -> TestClient:
+    return demo_public_api
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +101,7 @@ def test_the_levels_offered_are_those_with_territories_to_compare(api: TestClien
 
 def test_a_base_map_is_optional_and_comes_from_a_setting(home: Path) -> None:
     style = "https://tuiles.example.org/style.json"
-    app = with_observatory(create_app(Settings(home=home, basemap_url=style)))
+    app = create_app(Settings(home=home, basemap_url=style))
     with TestClient(app) as client:
         config = embedded(client.get("/observatoire").text, "map-config")
     assert config["basemap_url"] == style  # type: ignore[index]
