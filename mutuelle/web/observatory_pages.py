@@ -13,6 +13,8 @@ import logging
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+import duckdb
+
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import pass_context
@@ -32,6 +34,7 @@ from mutuelle.geo import referential, tiles
 from mutuelle.observatory import classification, compute
 from mutuelle.observatory import scenarios as scenario_service
 from mutuelle.web import i18n
+from mutuelle.web.observatory_layers import point_layers, proportional_symbols, short_number
 from mutuelle.web.pages import render, templates
 
 log = logging.getLogger(__name__)
@@ -54,9 +57,7 @@ SEARCH_RESULTS = 50
 LEVEL_ORDER = ("iris", "qpv", "commune", "epci", "departement", "region", "territoire")
 #: Query parameters of the map page, as strings (the form's fields).
 FORM_FIELDS = ("indicator", "indicator2", "level", "vintage", "method", "classes", "breaks",
-               "palette", "within", "center", "zoom", "selected")
-
-
+               "palette", "within", "center", "zoom", "selected", "points", "proportional")
 def measure(value: float | None, lang: str, digits: int | None = None) -> str:
     """An indicator value for reading: ``12,5`` (two significant decimals at most below 10,
     one below 1000, none above); "—" for none."""
@@ -83,8 +84,14 @@ def _json_script(data: Any) -> Markup:
 # --- the state of the map, from the query string or a scenario ------------------------------
 
 def form_from_query(params: Mapping[str, str]) -> dict[str, str]:
-    """The map form's fields as written in the query string."""
-    return {name: (params.get(name) or "").strip() for name in FORM_FIELDS}
+    """The map form's fields as written in the query string (``points`` may be repeated or
+    comma-separated)."""
+    form = {name: (params.get(name) or "").strip() for name in FORM_FIELDS}
+    getlist = getattr(params, "getlist", None)
+    points = getlist("points") if getlist else [form["points"]]
+    slugs = [p.strip() for value in points for p in str(value).split(",") if p.strip()]
+    form["points"] = ",".join(dict.fromkeys(slugs))
+    return form
 
 
 def form_from_state(state: Mapping[str, Any]) -> dict[str, str]:
@@ -101,6 +108,8 @@ def form_from_state(state: Mapping[str, Any]) -> dict[str, str]:
         "center": f"{center[0]:.6f},{center[1]:.6f}" if center else "",
         "zoom": f"{state['zoom']:.3f}" if state.get("zoom") is not None else "",
         "selected": state.get("selected") or "",
+        # Points layers and proportional symbols are not part of a scenario's state.
+        "points": "", "proportional": "",
     }
 
 
@@ -171,7 +180,7 @@ def _default_level(session: Session, settings: Settings) -> tuple[list[str], str
     return levels, ("iris" if "iris" in levels else levels[0] if levels else "iris"), vintage
 
 
-# --- what the panel shows -------------------------------------------------------------------
+# --- points layers and proportional symbols ------------------------------------------------
 
 def map_view(session: Session, settings: Settings, viewer: Viewer,
              state: dict[str, Any]) -> dict[str, Any]:
@@ -193,11 +202,6 @@ def map_view(session: Session, settings: Settings, viewer: Viewer,
     return out
 
 
-def _short(value: Any) -> Any:
-    # Six significant digits are plenty to read; classes and ranks are computed before.
-    return float(f"{value:.6g}") if isinstance(value, float) else value
-
-
 def compact(view: dict[str, Any] | None) -> dict[str, Any] | None:
     """The map's data for ``map.js``, column by column and with each parent once: a tenth of
     the rows' size, which matters with tens of thousands of IRIS."""
@@ -209,12 +213,12 @@ def compact(view: dict[str, Any] | None) -> dict[str, Any] | None:
     for item in c["results"]:
         p = item["parent"]
         if p is not None and p["code"] not in parents:
-            parents[p["code"]] = {k: _short(p[k]) for k in ("level", "name", "value", "status")}
+            parents[p["code"]] = {k: short_number(p[k]) for k in ("level", "name", "value", "status")}
     out["choropleth"] = {
         **{k: v for k, v in c.items() if k != "results"}, "parents": parents,
         "columns": {
             "code": [i["code"] for i in c["results"]], "name": [i["name"] for i in c["results"]],
-            "value": [_short(i["value"]) for i in c["results"]],
+            "value": [short_number(i["value"]) for i in c["results"]],
             "status": [i["status"] for i in c["results"]],
             "class": [i["class"] for i in c["results"]], "rank": [i["rank"] for i in c["results"]],
             "parent": [i["parent"]["code"] if i["parent"] else None for i in c["results"]]}}
@@ -222,7 +226,7 @@ def compact(view: dict[str, Any] | None) -> dict[str, Any] | None:
     if x is not None:
         out["crossing"] = {
             **{k: v for k, v in x.items() if k != "results"},
-            "columns": {key: [_short(i[key]) for i in x["results"]]
+            "columns": {key: [short_number(i[key]) for i in x["results"]]
                         for key in ("code", "name", "x", "y", "status_x", "status_y", "cell")}}
     return out
 
@@ -260,12 +264,26 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
     themes: dict[str, list[Indicator]] = {}
     for ind in indicators:
         themes.setdefault(ind.theme or "", []).append(ind)
+    layers = point_layers(session, viewer)
+    offered = {layer["slug"] for layer in layers}
+    chosen = [slug for slug in form["points"].split(",") if slug in offered]
+    form["points"] = ",".join(chosen)
+    shown = next((i for i in indicators if i.id == (state or {}).get("indicator")), None) \
+        or next((i for i in indicators if i.id == form["indicator"]), None)
+    counts = shown is not None and shown.aggregation == "sum"
+    symbols = None
+    if counts and form["proportional"] and view is not None:
+        try:
+            symbols = proportional_symbols(settings, view)
+        except (MutuelleError, duckdb.Error):  # the map stays usable without the circles
+            log.exception("proportional symbols failed")
     config = {
         "tiles": "/tiles/{level}/{z}/{x}/{y}.mvt", "basemap_url": settings.basemap_url or None,
         "panel_url": "/observatoire/panneau", "page_url": "/observatoire",
         "level": level, "vintage": vintage, "bounds": _bounds(settings, vintage, level),
         "parent_level": "commune" if level in ("iris", "qpv") and "commune" in levels else None,
         "state": state, "scenario": scenario.id if scenario is not None else None,
+        "point_layers": layers, "points": chosen,
     }
     return {
         "form": form, "state": state, "view": view, "error": error, "levels": levels,
@@ -273,7 +291,9 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
         "methods": classification.METHODS, "palettes": scenario_service.palettes(),
         "class_range": range(classification.MIN_CLASSES, classification.MAX_CLASSES + 1),
         "config": _json_script(config),
-        "data": _json_script({**(compact(view) or {}), "state": state}),
+        "data": _json_script({**(compact(view) or {}), "state": state, "symbols": symbols}),
+        "point_layers": layers, "points_chosen": set(chosen), "counts": counts,
+        "sum_indicators": {i.id for i in indicators if i.aggregation == "sum"},
         "table_rows": TABLE_ROWS, "scenario": scenario,
         "state_json": json.dumps(state, ensure_ascii=False) if state else "",
     }, status

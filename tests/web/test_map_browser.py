@@ -290,3 +290,43 @@ def test_the_observatory_pages_pass_axe_accessibility_checks(
         if violations:
             problems[path] = violations
     assert not problems, json.dumps(problems, indent=1, ensure_ascii=False)
+
+
+def test_points_layers_and_proportional_symbols_are_drawn_over_the_map(
+        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(live_server + "/observatoire?indicator=demandeurs-emploi")
+    wait_drawn(page)
+    page.get_by_label("Établissements scolaires (synthétique)").check()
+    page.wait_for_url(re.compile(r".*points=etablissements-scolaires.*"))
+    wait_drawn(page)
+    page.wait_for_function("""window.observatory.map.getLayer('points-etablissements-scolaires')
+        && window.observatory.map.queryRenderedFeatures({layers: ['points-etablissements-scolaires']}).length > 0""",
+                           timeout=30_000)
+    layer = page.evaluate("window.observatory.map.getLayer('points-etablissements-scolaires').type")
+    assert layer == "circle"
+    # above the choropleth
+    order = page.evaluate("window.observatory.map.getStyle().layers.map((l) => l.id)")
+    assert order.index("points-etablissements-scolaires") > order.index("territory-fill")
+
+    page.get_by_label("Symboles proportionnels").check()
+    wait_drawn(page)
+    page.wait_for_function("""window.observatory.map.getLayer('symbols')
+        && window.observatory.map.queryRenderedFeatures({layers: ['symbols']}).length > 0""", timeout=30_000)
+    order = page.evaluate("window.observatory.map.getStyle().layers.map((l) => l.id)")
+    assert order.index("territory-fill") < order.index("symbols") < order.index("points-etablissements-scolaires")
+    assert "proportional=1" in page.url
+    screenshot(page, "observatory-points-and-symbols")
+
+    # the layers survive a reload (they are in the address)
+    page.reload()
+    wait_drawn(page)
+    assert page.get_by_label("Établissements scolaires (synthétique)").is_checked()
+    page.wait_for_function("""window.observatory.map.getLayer('points-etablissements-scolaires')
+        && window.observatory.map.getLayer('symbols')""", timeout=30_000)
+
+    # a ratio: no proportional option
+    page.get_by_label("Indicateur", exact=True).select_option(RATE)
+    wait_drawn(page)
+    assert not page.get_by_label("Symboles proportionnels").is_visible()
+    assert page.evaluate("!window.observatory.map.getLayer('symbols')")

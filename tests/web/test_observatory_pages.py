@@ -340,6 +340,88 @@ def test_the_portrait_is_in_english_too(api: TestClient) -> None:
     assert re.search(r"(Higher|Lower) than in \d+% of IRIS", text)
 
 
+# --- points layers and proportional symbols -----------------------------------------------
+
+SCHOOLS = "etablissements-scolaires"
+OFFERS = "offres-emploi-2025"
+COUNT = "demandeurs-emploi"        # a sum, with secret IRIS
+
+
+def points_offered(html: str) -> dict[str, bool]:
+    """slug -> checked, for each points layer checkbox of the page."""
+    return {m.group(1): bool(m.group(2)) for m in re.finditer(
+        r'<input type="checkbox" id="points-[^"]+" name="points" value="([^"]+)"( checked)?', html)}
+
+
+def test_the_point_datasets_are_offered_as_layers_and_kept_in_the_address(api: TestClient) -> None:
+    page = api.get("/observatoire")
+    assert "Couches de points" in main_text(page.text)
+    # datasets with a geometry of points only: not the contours, not the tables without geometry
+    assert set(points_offered(page.text)) == {SCHOOLS, OFFERS}
+    for other in ("iris-val-sauvage", "communes-val-sauvage", "population-iris-2021"):
+        assert f'value="{other}"' not in page.text
+    config = embedded(page.text, "map-config")
+    assert isinstance(config, dict) and config["points"] == []
+    layers = {layer["slug"]: layer for layer in config["point_layers"]}
+    assert layers[SCHOOLS]["tiles"].startswith(f"/tiles/datasets/{SCHOOLS}/{{z}}/{{x}}/{{y}}.mvt")
+    assert "nom" in layers[SCHOOLS]["tiles"] and layers[SCHOOLS]["label"] == "nom"
+    assert layers[SCHOOLS]["color"] != layers[OFFERS]["color"]
+
+    # checked layers are part of the page's state, repeated or comma-separated; unknown ones dropped
+    for query in (f"points={SCHOOLS}", f"points={SCHOOLS},nope", f"points={SCHOOLS}&points=nope"):
+        page = api.get(f"/observatoire?{query}")
+        assert page.status_code == 200
+        assert points_offered(page.text) == {SCHOOLS: True, OFFERS: False}
+        assert embedded(page.text, "map-config")["points"] == [SCHOOLS]  # type: ignore[index]
+    page = api.get(f"/observatoire?points={OFFERS},{SCHOOLS}")
+    assert points_offered(page.text) == {SCHOOLS: True, OFFERS: True}
+    # and the tiles they point to are served
+    tile = api.get(layers[SCHOOLS]["tiles"].replace("{z}/{x}/{y}", "0/0/0"))
+    assert tile.status_code == 200 and tile.content
+
+
+def test_proportional_symbols_are_offered_for_counts_only(api: TestClient) -> None:
+    field = re.compile(r'<div class="field field-check" id="proportional-field"[^>]*>')
+    count = api.get(f"/observatoire?indicator={COUNT}")
+    assert "hidden" not in field.search(count.text).group(0)  # type: ignore[union-attr]
+    assert "Symboles proportionnels" in main_text(count.text)
+    assert embedded(count.text, "map-data")["symbols"] is None  # type: ignore[index]
+    rate = api.get(f"/observatoire?indicator={RATE}&proportional=1")
+    assert "hidden" in field.search(rate.text).group(0)  # type: ignore[union-attr]
+    assert re.search(r'<input type="checkbox" id="proportional"[^>]* disabled>', rate.text)
+    assert embedded(rate.text, "map-data")["symbols"] is None  # type: ignore[index]
+    # the indicator list tells map.js which indicators are counts
+    assert f'<option value="{COUNT}" data-count' in rate.text
+    assert f'<option value="{RATE}" data-count' not in rate.text
+
+
+def test_proportional_symbols_sit_at_centroids_and_leave_secret_values_out(api: TestClient) -> None:
+    page = api.get(f"/observatoire?indicator={COUNT}&level=iris&proportional=1")
+    assert page.status_code == 200
+    assert re.search(r'<input type="checkbox" id="proportional"[^>]* checked>', page.text)
+    data = embedded(page.text, "map-data")
+    assert isinstance(data, dict)
+    columns = data["choropleth"]["columns"]
+    status = dict(zip(columns["code"], columns["status"], strict=True))
+    value = dict(zip(columns["code"], columns["value"], strict=True))
+    secret = {code for code, s in status.items() if s == "secret"}
+    assert secret, "the demo has secret IRIS for this count"
+    features = data["symbols"]["geojson"]["features"]
+    drawn = {f["properties"]["code"] for f in features}
+    assert drawn and not drawn & secret
+    assert drawn == {code for code, s in status.items() if s == "ok" and value[code] > 0}
+    bounds = embedded(page.text, "map-config")["bounds"]  # type: ignore[index]
+    for f in features:
+        lng, lat = f["geometry"]["coordinates"]
+        assert bounds[0] <= lng <= bounds[2] and bounds[1] <= lat <= bounds[3]
+        assert f["properties"]["value"] == value[f["properties"]["code"]]
+    assert data["symbols"]["max"] == max(f["properties"]["value"] for f in features)
+    # the panel map.js fetches carries them too, at another level
+    panel = api.get(f"/observatoire/panneau?indicator={COUNT}&level=commune&proportional=1")
+    symbols = embedded(panel.text, "map-data")["symbols"]  # type: ignore[index]
+    assert len(symbols["geojson"]["features"]) == 8
+
+
 # --- translations ---------------------------------------------------------------------------
 
 def observatory_messages() -> dict[str, str]:

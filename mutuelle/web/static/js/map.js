@@ -21,6 +21,10 @@ const PLAIN_STYLE = {
   layers: [{ id: "background", type: "background", paint: { "background-color": BACKGROUND } }],
 };
 const PARTS = ["legend", "crossing", "table"];
+// Proportional symbols: the radius (px) of the largest value; the others by sqrt(value).
+const SYMBOL_MAX_RADIUS = 28;
+const SYMBOL_FILL = "rgba(179, 92, 0, 0.55)";
+const SYMBOL_LINE = "#6b3700";
 
 const root = document.querySelector("[data-observatory]");
 if (root) start(root);
@@ -183,6 +187,91 @@ function start(rootEl) {
       filter: ["==", ["get", "code"], ""], paint: { "line-color": "#1d2433", "line-width": 2 } });
     map.addLayer({ id: "territory-selected", type: "line", source: "territories", "source-layer": level,
       filter: ["==", ["get", "code"], selected || ""], paint: { "line-color": "#b35c00", "line-width": 3.5 } });
+  }
+
+  // --- points layers (datasets of points, clustered by the server) and proportional symbols --
+  const pointLayers = config.point_layers || [];
+  const pointId = (slug) => `points-${slug}`;
+
+  function checkedPoints() {
+    if (!form) return config.points || [];
+    return [...form.querySelectorAll("input[name=points]:checked")].map((input) => input.value);
+  }
+
+  function activePointIds() {
+    return pointLayers.map((l) => pointId(l.slug)).filter((id) => map.getLayer(id));
+  }
+
+  // Drawn above the choropleth and the symbols, each dataset in its own colour; a clustered
+  // feature (several points in one tile unit) grows with its `count`.
+  function syncPoints() {
+    const wanted = new Set(checkedPoints());
+    for (const layer of pointLayers) {
+      const id = pointId(layer.slug);
+      if (!wanted.has(layer.slug)) {
+        if (map.getLayer(id)) map.removeLayer(id);
+        if (map.getSource(id)) map.removeSource(id);
+        continue;
+      }
+      if (!map.getSource(id)) {
+        map.addSource(id, { type: "vector", tiles: [`${window.location.origin}${layer.tiles}`], minzoom: 0, maxzoom: 14 });
+      }
+      if (map.getLayer(id)) {
+        map.moveLayer(id);
+        continue;
+      }
+      const count = ["to-number", ["coalesce", ["get", "count"], 1], 1];
+      map.addLayer({ id, type: "circle", source: id, "source-layer": layer.slug,
+        paint: { "circle-color": layer.color, "circle-opacity": 0.9,
+          "circle-radius": ["+", 4, ["*", 1.5, ["sqrt", ["max", 0, ["-", count, 1]]]]],
+          "circle-stroke-color": "#ffffff", "circle-stroke-width": 1 } });
+    }
+    rootEl.dataset.points = [...wanted].join(",");
+  }
+
+  // Circles at the territories' centroids, area proportional to the value (counts only; the
+  // server sends no circle for a secret value).
+  function syncSymbols() {
+    const symbols = data?.symbols;
+    if (!symbols || !symbols.geojson.features.length) {
+      if (map.getLayer("symbols")) map.removeLayer("symbols");
+      if (map.getSource("symbols")) map.removeSource("symbols");
+      return;
+    }
+    if (map.getSource("symbols")) map.getSource("symbols").setData(symbols.geojson);
+    else map.addSource("symbols", { type: "geojson", data: symbols.geojson });
+    if (map.getLayer("symbols")) map.moveLayer("symbols");
+    else {
+      map.addLayer({ id: "symbols", type: "circle", source: "symbols",
+        layout: { "circle-sort-key": ["-", 0, ["to-number", ["get", "value"], 0]] },
+        paint: { "circle-color": SYMBOL_FILL, "circle-stroke-color": SYMBOL_LINE, "circle-stroke-width": 1 } });
+    }
+    const k = symbols.max > 0 ? SYMBOL_MAX_RADIUS / Math.sqrt(symbols.max) : 0;
+    map.setPaintProperty("symbols", "circle-radius",
+      ["max", 1.5, ["*", k, ["sqrt", ["max", 0, ["to-number", ["get", "value"], 0]]]]]);
+  }
+
+  function overlays() {
+    syncSymbols();
+    syncPoints();
+  }
+
+  function describePoint(feature) {
+    const layer = pointLayers.find((l) => pointId(l.slug) === feature.layer.id);
+    const p = feature.properties || {};
+    const count = Number(p.count ?? 1);
+    let html = `<p class="popup-name">${escapeHTML(layer?.title || "")}</p>`;
+    if (count > 1) return `${html}<p>${escapeHTML(fill(messages.points_count || "", { n: format(count, 0) }))}</p>`;
+    if (layer?.label && p[layer.label] !== undefined) html = `<p class="popup-name">${escapeHTML(p[layer.label])}</p><p>${escapeHTML(layer.title)}</p>`;
+    if (layer?.detail && p[layer.detail] !== undefined) html += `<p>${escapeHTML(p[layer.detail])}</p>`;
+    return html;
+  }
+
+  function describeSymbol(feature) {
+    const p = feature.properties || {};
+    const v = data?.choropleth;
+    return `<p class="popup-name">${escapeHTML(p.name)}</p>
+      <p>${escapeHTML(v?.indicator?.label || "")} : <strong>${escapeHTML(format(Number(p.value)))}</strong> ${escapeHTML(v?.indicator?.unit || "")}</p>`;
   }
 
   // The fill of a simple choropleth: the server's classes (class i holds breaks[i] <= value <
@@ -415,6 +504,25 @@ function start(rootEl) {
     }
   });
 
+  // Points and symbols lie over the territories: their tooltip wins.
+  let overOverlay = false;
+  map.on("mousemove", (event) => {
+    const ids = activePointIds();
+    const layers = map.getLayer("symbols") ? [...ids, "symbols"] : ids;
+    const feature = layers.length ? map.queryRenderedFeatures(event.point, { layers })[0] : null;
+    if (!feature) {
+      if (overOverlay) {
+        overOverlay = false;
+        if (!map.queryRenderedFeatures(event.point, { layers: ["territory-fill"] }).length) popup.remove();
+      }
+      return;
+    }
+    overOverlay = true;
+    map.getCanvas().style.cursor = "pointer";
+    const html = feature.layer.id === "symbols" ? describeSymbol(feature) : describePoint(feature);
+    popup.setLngLat(event.lngLat).setHTML(html).addTo(map);
+  });
+
   // --- the view in the form and the address -------------------------------------------------
   function recordView() {
     const c = map.getCenter();
@@ -431,7 +539,13 @@ function start(rootEl) {
   function query() {
     const params = new URLSearchParams();
     if (!form) return params;
-    for (const [key, value] of new FormData(form)) if (String(value).trim()) params.set(key, value);
+    const points = [];
+    for (const [key, value] of new FormData(form)) {
+      if (!String(value).trim()) continue;
+      if (key === "points") points.push(value);
+      else params.set(key, value);
+    }
+    if (points.length) params.set("points", points.join(","));
     if (params.get("method") !== "manual") params.delete("breaks");
     return params;
   }
@@ -479,6 +593,7 @@ function start(rootEl) {
         addLayers();
       }
       paint();
+      overlays();
       select(data?.state?.selected ?? selected);
       await drawScatter();
       if (!response.ok) say(messages.failed || "", true);
@@ -514,6 +629,7 @@ function start(rootEl) {
     if (!map.hasImage("hatch")) map.addImage("hatch", hatchImage(), { pixelRatio: 1 });
     addLayers();
     paint();
+    overlays();
     drawScatter();
     recordView();
     if (selected) select(selected);
@@ -537,6 +653,15 @@ function start(rootEl) {
 
   // --- the form -----------------------------------------------------------------------------
   if (form) {
+    // Proportional symbols are offered for counts only (indicators aggregated by sum).
+    const showCounts = () => {
+      const option = form.elements.indicator?.selectedOptions?.[0];
+      const counts = Boolean(option && option.hasAttribute("data-count"));
+      const field = form.querySelector("[data-counts-only]");
+      if (field) field.hidden = !counts;
+      if (form.elements.proportional) form.elements.proportional.disabled = !counts;
+    };
+    showCounts();
     const showBreaks = () => {
       const manual = form.elements.method.value === "manual";
       for (const el of form.querySelectorAll("[data-for-method=manual]")) el.hidden = !manual;
@@ -544,6 +669,8 @@ function start(rootEl) {
     showBreaks();
     form.addEventListener("change", (event) => {
       if (event.target.name === "method") showBreaks();
+      if (event.target.name === "indicator") showCounts();
+      if (event.target.name === "points") syncPoints();
       if (event.target.name === "breaks" && form.elements.method.value !== "manual") return;
       syncURL();
       update();

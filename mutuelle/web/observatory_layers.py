@@ -1,0 +1,125 @@
+"""Layers drawn over the observatory's choropleth: point datasets and proportional symbols."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mutuelle.access.policy import Viewer, visible_datasets
+from mutuelle.catalog import repository as catalog_repo
+from mutuelle.catalog.models import Dataset
+from mutuelle.core.config import Settings
+from mutuelle.geo import referential
+from mutuelle.store.duck import cursor
+
+#: Colours of the points layers, in the order of the list (distinct from the palettes' ends).
+POINT_COLORS = ("#d7263d", "#0b6e99", "#7b2cbf", "#e07a00", "#1b7f3b", "#c2185b")
+#: Columns naming a point, best first, for its tooltip.
+POINT_NAME_COLUMNS = ("nom", "name", "libelle", "intitule", "titre", "libelle_rome", "nom_commune")
+#: Columns describing a point, best first, shown under its name.
+POINT_DETAIL_COLUMNS = ("type_etablissement", "type_contrat", "type", "categorie", "secteur",
+                        "libelle_rome", "nom_commune")
+#: Centroids of the territories of one level (by file and modification time) kept per process.
+CENTROIDS_CACHE_ITEMS = 8
+
+
+def _is_points(detected: Mapping[str, Any] | None) -> bool:
+    """Whether a version's geometry holds points: built from two coordinates columns, or read
+    from a geographic file whose geometries are all points."""
+    detected = detected or {}
+    kinds = str(detected.get("geometry_type") or "")
+    if kinds:
+        return {k.strip().upper() for k in kinds.split(",")} == {"POINT"}
+    return str(detected.get("geometry") or "").startswith("ST_Point(")
+
+
+def point_layers(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
+    """The published datasets ``viewer`` may read whose latest version has a ``geometry``
+    column of points: what the map offers as points layers."""
+    out: list[dict[str, Any]] = []
+    datasets = session.scalars(select(Dataset).where(
+        visible_datasets(viewer), Dataset.status == "published").order_by(Dataset.title))
+    for dataset in datasets:
+        version = catalog_repo.latest_version(dataset)
+        if version is None:
+            continue
+        schema = version.schema
+        if schema.get("geometry") != "geometry" or not _is_points(version.detected):
+            continue
+        texts = [name for name, kind in schema.items()
+                 if kind == "text" and name not in ("count", "geometry")]
+        label = next((c for c in POINT_NAME_COLUMNS if c in texts), texts[0] if texts else None)
+        detail = next((c for c in POINT_DETAIL_COLUMNS if c in texts and c != label), None)
+        properties = [c for c in (label, detail) if c]
+        tiles_url = f"/tiles/datasets/{dataset.slug}/{{z}}/{{x}}/{{y}}.mvt"
+        if properties:
+            tiles_url += "?properties=" + ",".join(properties)
+        out.append({"slug": dataset.slug, "title": dataset.title,
+                    "color": POINT_COLORS[len(out) % len(POINT_COLORS)],
+                    "label": label, "detail": detail, "tiles": tiles_url})
+    return out
+
+
+_centroids: OrderedDict[tuple[str, float], dict[str, tuple[float, float]]] = OrderedDict()
+_centroids_lock = threading.Lock()
+
+
+def centroids(settings: Settings, vintage: int, level: str) -> dict[str, tuple[float, float]]:
+    """``code -> (longitude, latitude)`` of the centroids of a level's territories."""
+    path = referential.geometry_path(settings, vintage, level)
+    if not path.is_file():
+        return {}
+    key = (str(path), path.stat().st_mtime)
+    with _centroids_lock:
+        found = _centroids.get(key)
+    if found is not None:
+        return found
+    source = str(path).replace("'", "''")
+    con = cursor(settings)
+    try:
+        rows = con.execute(f"""
+            SELECT code, ST_X(c), ST_Y(c)
+            FROM (SELECT code, ST_Centroid(geometry) AS c FROM read_parquet('{source}')
+                  WHERE geometry IS NOT NULL)
+            WHERE c IS NOT NULL AND NOT ST_IsEmpty(c)""").fetchall()
+    finally:
+        con.close()
+    result = {str(code): (round(float(x), 6), round(float(y), 6)) for code, x, y in rows}
+    with _centroids_lock:
+        _centroids[key] = result
+        while len(_centroids) > CENTROIDS_CACHE_ITEMS:
+            _centroids.popitem(last=False)
+    return result
+
+
+def proportional_symbols(settings: Settings, view: dict[str, Any]) -> dict[str, Any]:
+    """Circles at the territories' centroids for a count: a GeoJSON of the territories with a
+    value (never the secret ones), largest first so that small circles stay on top, and the
+    largest value (the radius is proportional to the square root of the value)."""
+    c = view["choropleth"]
+    points = centroids(settings, c["vintage"], c["level"])
+    features = []
+    for item in c["results"]:
+        value = item["value"]
+        if item["status"] != "ok" or value is None or value <= 0 or item["code"] not in points:
+            continue
+        features.append({"type": "Feature",
+                         "geometry": {"type": "Point", "coordinates": list(points[item["code"]])},
+                         "properties": {"code": item["code"], "name": item["name"],
+                                        "value": short_number(value)}})
+    features.sort(key=lambda f: -f["properties"]["value"])
+    return {"max": features[0]["properties"]["value"] if features else 0,
+            "geojson": {"type": "FeatureCollection", "features": features}}
+
+
+# --- what the panel shows -------------------------------------------------------------------
+
+
+def short_number(value: Any) -> Any:
+    """Six significant digits: plenty to read; classes and ranks are computed before."""
+    return float(f"{value:.6g}") if isinstance(value, float) else value
