@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from mutuelle.access.policy import Viewer
 from mutuelle.catalog.models import Organisation
 from mutuelle.catalog.observatory_models import LEVELS, Indicator, Scenario
+from mutuelle.core.ids import is_slug
 from mutuelle.core.errors import Forbidden, InvalidInput, NotFound
 from mutuelle.observatory import classification
 
@@ -27,14 +28,16 @@ MIN_CLASSES, MAX_CLASSES = classification.MIN_CLASSES, classification.MAX_CLASSE
 #: Parent territories a map may be limited to (``filters``), as columns of ``Territory``.
 FILTER_KEYS = ("commune", "epci", "departement", "region")
 STATE_KEYS = ("indicator", "indicator2", "level", "vintage", "method", "classes", "breaks",
-              "palette", "filters", "center", "zoom", "selected")
+              "palette", "filters", "center", "zoom", "selected", "points", "proportional")
+#: Point datasets (slugs) a map may overlay.
+MAX_POINT_LAYERS = 10
 MAX_TITLE = 300
 MAX_COMMENT = 5000
 MAX_ZOOM = 22
 DEFAULT_STATE: dict[str, Any] = {
     "indicator2": None, "level": "iris", "vintage": None, "method": "quantile", "classes": 5,
     "breaks": [], "palette": classification.DEFAULT_PALETTE, "filters": {}, "center": None,
-    "zoom": None, "selected": None,
+    "zoom": None, "selected": None, "points": [], "proportional": False,
 }
 
 
@@ -163,6 +166,14 @@ def validate_state(session: Session, state: Any) -> dict[str, Any]:
     if selected is not None and (not isinstance(selected, str) or len(selected) > 20):
         raise InvalidInput("state.selected must be a territory code")
     out["selected"] = selected
+    points = s["points"]
+    if (not isinstance(points, Sequence) or isinstance(points, str) or len(points) > MAX_POINT_LAYERS
+            or not all(isinstance(p, str) and is_slug(p) for p in points)):
+        raise InvalidInput(f"state.points must be a list of at most {MAX_POINT_LAYERS} dataset slugs")
+    out["points"] = list(dict.fromkeys(points))
+    if not isinstance(s["proportional"], bool):
+        raise InvalidInput("state.proportional must be true or false")
+    out["proportional"] = s["proportional"]
     return out
 
 

@@ -108,8 +108,8 @@ def form_from_state(state: Mapping[str, Any]) -> dict[str, str]:
         "center": f"{center[0]:.6f},{center[1]:.6f}" if center else "",
         "zoom": f"{state['zoom']:.3f}" if state.get("zoom") is not None else "",
         "selected": state.get("selected") or "",
-        # Points layers and proportional symbols are not part of a scenario's state.
-        "points": "", "proportional": "",
+        "points": ",".join(state.get("points") or []),
+        "proportional": "1" if state.get("proportional") else "",
     }
 
 
@@ -160,6 +160,8 @@ def state_from_form(session: Session, viewer: Viewer, form: dict[str, str],
         "filters": {within[0]: within[1]} if within else {},
         "center": _floats("center", form["center"], 2), "zoom": zoom[0] if zoom else None,
         "selected": form["selected"] or None,
+        "points": [p for p in form["points"].split(",") if p],
+        "proportional": form["proportional"] in ("1", "on", "true"),
     }
     return scenario_service.validate_state(session, raw)
 

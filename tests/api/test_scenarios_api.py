@@ -69,7 +69,7 @@ def test_the_state_is_completed_with_defaults(api: TestClient) -> None:
     assert saved["state"] == {
         "indicator": "population", "indicator2": None, "level": "iris", "vintage": None,
         "method": "quantile", "classes": 5, "breaks": [], "palette": "viridis", "filters": {},
-        "center": None, "zoom": None, "selected": None}
+        "center": None, "zoom": None, "selected": None, "points": [], "proportional": False}
 
 
 @pytest.mark.parametrize(("state", "word"), [
@@ -92,6 +92,9 @@ def test_the_state_is_completed_with_defaults(api: TestClient) -> None:
     ({"zoom": 30}, "zoom"),
     ({"vintage": "2024"}, "vintage"),
     ({"colour": "red"}, "colour"),
+    ({"points": "etablissements-scolaires"}, "points"),
+    ({"points": ["../etc"]}, "points"),
+    ({"proportional": "yes"}, "proportional"),
 ])
 def test_a_bad_state_is_refused_naming_the_key(api: TestClient, state: dict[str, Any],
                                                word: str) -> None:
@@ -187,3 +190,11 @@ def test_the_gallery_is_newest_first_and_searchable(api: TestClient) -> None:
     assert second["id"] in {s["id"] for s in by_indicator["results"]}
     page = api.get("/api/scenarios", params={"limit": 1, "offset": 1}).json()
     assert len(page["results"]) == 1 and page["results"][0]["id"] == ids[1]
+
+
+def test_points_layers_and_proportional_symbols_are_kept_by_a_scenario(api: TestClient) -> None:
+    saved = create(api, state={"indicator": "demandeurs-emploi", "proportional": True,
+                               "points": ["etablissements-scolaires", "etablissements-scolaires"]})
+    again = api.get(f"/api/scenarios/{saved['id']}").json()
+    assert again["state"]["points"] == ["etablissements-scolaires"]
+    assert again["state"]["proportional"] is True

@@ -443,3 +443,13 @@ def test_every_message_of_the_observatory_pages_is_translated_into_english() -> 
     missing = [f"{where}: {msgid!r}" for msgid, where in observatory_messages().items()
                if catalogue.get(msgid) is None or not catalogue.get(msgid).string]
     assert not missing, "\n".join(missing)
+
+
+def test_a_scenario_keeps_its_points_layers_and_proportional_symbols(api: TestClient) -> None:
+    sid = save(api, indicator=COUNT, points=["etablissements-scolaires"], proportional=True)
+    page = api.get(f"/s/{sid}")
+    assert page.status_code == 200
+    state = embedded(page.text, "map-config")["state"]  # type: ignore[index]
+    assert state["points"] == ["etablissements-scolaires"] and state["proportional"] is True
+    assert 'value="etablissements-scolaires" checked' in page.text
+    assert re.search(r'id="proportional" name="proportional" value="1"[^>]*checked', page.text)

@@ -1,7 +1,7 @@
 """initial catalogue
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 
 import sqlalchemy as sa
