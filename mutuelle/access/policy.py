@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, true
 from sqlalchemy.orm import Session
 
 from mutuelle.catalog.models import Dataset
+from mutuelle.catalog.observatory_models import Indicator, Scenario
 from mutuelle.core.errors import Forbidden, NotFound
 
 
@@ -39,6 +40,17 @@ def visible_datasets(viewer: Viewer) -> ColumnElement[bool]:
     if viewer.operator:
         return true()
     return and_(Dataset.status == "published", Dataset.access == "public")
+
+
+def can_read_indicator(viewer: Viewer, indicator: Indicator) -> bool:
+    """Whether ``viewer`` may see an indicator's definition, values, classes and tiles."""
+    return indicator.access == "public" or viewer.operator
+
+
+def can_read_scenario(viewer: Viewer, scenario: Scenario) -> bool:
+    """Public scenarios are for anyone with the link; internal ones for professionals
+    (until accounts exist: the operator)."""
+    return scenario.access == "public" or viewer.operator
 
 
 def can_edit_dataset(viewer: Viewer, dataset: Dataset) -> bool:

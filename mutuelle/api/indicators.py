@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from mutuelle.access.policy import Viewer
+from mutuelle.access.policy import Viewer, can_read_indicator
 from mutuelle.api.deps import get_session, get_settings, get_viewer
 from mutuelle.catalog.observatory_models import Indicator
 from mutuelle.core.config import Settings
@@ -44,7 +44,7 @@ WithinQuery = Annotated[str | None, Query(
 def readable_indicator(session: Session, viewer: Viewer, key: str) -> Indicator:
     """The indicator ``key`` if ``viewer`` may read it; otherwise NotFound."""
     indicator = catalogue.get_indicator(session, key)
-    if indicator.access != "public" and not viewer.operator:
+    if not can_read_indicator(viewer, indicator):
         raise NotFound(f"no indicator {key!r}")
     return indicator
 

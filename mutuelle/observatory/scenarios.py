@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from mutuelle.access.policy import Viewer
+from mutuelle.access.policy import Viewer, can_read_scenario
 from mutuelle.catalog.models import Organisation
 from mutuelle.catalog.observatory_models import LEVELS, Indicator, Scenario
 from mutuelle.core.ids import is_slug
@@ -178,12 +178,6 @@ def validate_state(session: Session, state: Any) -> dict[str, Any]:
 
 
 # --- access ---------------------------------------------------------------------------------
-
-def can_read_scenario(viewer: Viewer, scenario: Scenario) -> bool:
-    """Public scenarios are for anyone with the link; internal ones for professionals
-    (until accounts exist: the operator)."""
-    return scenario.access == "public" or viewer.operator
-
 
 def _require_editor(viewer: Viewer, what: str) -> None:
     if not viewer.operator:
