@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from mutuelle.core.errors import BudgetExceeded, MutuelleError
+from mutuelle.core.errors import MutuelleError
 from mutuelle.query.odsql import UnknownField
 
 log = logging.getLogger(__name__)
@@ -53,5 +53,3 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error path=%s", request.url.path)
         return _render(request, 500, {"error_code": "InternalError",
                                       "message": "internal error; it has been logged"})
-
-    _ = BudgetExceeded  # 429 with Retry-After, via its status_code

@@ -25,8 +25,7 @@ def catalogue_is_empty(session: Session) -> bool:
     return (session.scalar(select(func.count()).select_from(Dataset)) or 0) == 0
 
 
-def load_demo(session: Session, settings: Settings, *, seed: int = 2026,
-              on_dataset: object = None) -> list[Dataset]:
+def load_demo(session: Session, settings: Settings, *, seed: int = 2026) -> list[Dataset]:
     """Generate the demo files and import each as a published dataset; returns the datasets."""
     loaded: list[Dataset] = []
     with tempfile.TemporaryDirectory(dir=settings.work_dir) as tmp:
@@ -57,8 +56,6 @@ def load_demo(session: Session, settings: Settings, *, seed: int = 2026,
             repo.publish_dataset(session, dataset)
             session.commit()
             log.info("demo dataset=%s rows=%s", d.slug, version.row_count)
-            if callable(on_dataset):
-                on_dataset(dataset)
             loaded.append(dataset)
         # The observatory: the territory's contours as the referential, then its indicators.
         load_demo_referential(session, settings, demo)

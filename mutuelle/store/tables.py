@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from mutuelle.core.config import Settings
@@ -46,24 +45,3 @@ def record_batches(settings: Settings, parquet: Path, schema: dict[str, str],
         yield from reader
     finally:
         con.close()
-
-
-def copy_to(settings: Settings, parquet: Path, schema: dict[str, str], dest: Path, fmt: str) -> None:
-    """Write a whole version to ``dest`` as csv or parquet with DuckDB's writer."""
-    con = cursor(settings)
-    try:
-        options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
-        con.execute(
-            f"COPY (SELECT {_select_list(schema)} FROM read_parquet('{_quote(parquet)}')) "
-            f"TO '{_quote(dest)}' ({options})"
-        )
-    except duckdb.Error:
-        dest.unlink(missing_ok=True)
-        raise
-    finally:
-        con.close()
-
-
-def _quote(path: Path) -> str:
-    # Paths are ours (store and work folders), never user text; quoting guards odd characters.
-    return str(path).replace("'", "''")
