@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
-
-import pyarrow.csv as pacsv
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from mutuelle.catalog.models import Version
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
+from mutuelle.query.exports import write_csv
 from mutuelle.store.tables import record_batches
 from mutuelle.store.versions import resolve
 
 DOWNLOAD_KINDS = ("original", "csv", "parquet")
-
-
-def _csv_stream(settings: Settings, version: Version) -> Iterator[bytes]:
-    first = True
-    for batch in record_batches(settings, resolve(settings, version.parquet_path), version.schema):
-        buffer = io.BytesIO()
-        pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=first))
-        first = False
-        yield buffer.getvalue()
-    if first:  # no rows: still send the header
-        yield (",".join(f'"{n}"' for n in version.schema) + "\n").encode()
 
 
 def version_download(settings: Settings, version: Version, kind: str) -> Response:
@@ -44,5 +30,7 @@ def version_download(settings: Settings, version: Version, kind: str) -> Respons
         return FileResponse(resolve(settings, version.parquet_path), filename=f"{stem}.parquet",
                             media_type="application/vnd.apache.parquet", headers=headers)
     headers["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
-    return StreamingResponse(_csv_stream(settings, version), media_type="text/csv; charset=utf-8",
+    batches = record_batches(settings, resolve(settings, version.parquet_path), version.schema)
+    body = write_csv(batches, delimiter=",", header=list(version.schema))
+    return StreamingResponse(body, media_type="text/csv; charset=utf-8",
                              headers=headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -40,19 +40,26 @@ def _rows(batch: pa.RecordBatch, geo: set[str]) -> Iterator[dict[str, Any]]:
 
 
 def write_csv(batches: Iterator[pa.RecordBatch], *, delimiter: str = ";", quote_all: bool = False,
-              with_bom: bool = False) -> Iterator[bytes]:
-    """CSV (Opendatasoft's default delimiter is ';'); Arrow's writer for speed when it can."""
+              with_bom: bool = False, header: Sequence[str] | None = None) -> Iterator[bytes]:
+    """CSV (Opendatasoft's default delimiter is ';') with Arrow's writer; ``header``: the
+    column names to write when no batch comes (an empty table still gets its header)."""
     if len(delimiter) != 1 or delimiter in "\"\r\n":
         raise InvalidInput(f"delimiter must be one character other than a quote or a newline, not {delimiter!r}")
     if with_bom:
         yield "\ufeff".encode()
+    quoting = "all_valid" if quote_all else "needed"
     first = True
     for batch in batches:
         buffer = io.BytesIO()
-        options = pacsv.WriteOptions(include_header=first, delimiter=delimiter,
-                                     quoting_style="all_valid" if quote_all else "needed")
+        options = pacsv.WriteOptions(include_header=first, delimiter=delimiter, quoting_style=quoting)
         pacsv.write_csv(batch, buffer, write_options=options)
         first = False
+        yield buffer.getvalue()
+    if first and header:
+        buffer = io.BytesIO()
+        empty = pa.table({name: pa.array([], pa.string()) for name in header})
+        pacsv.write_csv(empty, buffer, write_options=pacsv.WriteOptions(
+            delimiter=delimiter, quoting_style=quoting))
         yield buffer.getvalue()
 
 
