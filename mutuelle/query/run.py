@@ -55,14 +55,18 @@ def budgeted(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         raise BudgetExceeded(
             f"the query took longer than its budget of {settings.query_timeout_ms} ms; "
             "narrow it with where, or export instead") from exc
-    except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.BinderException,
-            duckdb.OutOfRangeException) as exc:
+    except QUERY_ERRORS as exc:
         raise QueryError(_duckdb_message(exc), clause="where") from exc
     finally:
         done.set()
         thread.join()
         con.close()
         slot.release()
+
+
+#: DuckDB errors that mean the query does not fit the data (a 400 for the caller, not a 500).
+QUERY_ERRORS = (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.BinderException,
+                duckdb.OutOfRangeException)
 
 
 def _duckdb_message(exc: Exception) -> str:
@@ -76,24 +80,14 @@ def geometry_as_geojson(select: exp.Select, con: duckdb.DuckDBPyConnection, *,
 
     ``known``: the geometry columns when the caller knows them (the dataset's own columns,
     unprojected), which spares a DESCRIBE round trip."""
-    if known is not None:
-        if not known:
-            return select, set()
-        replaced = [exp.alias_(exp.func("ST_AsGeoJSON", exp.column(exp.to_identifier(n, quoted=True))),
-                               exp.to_identifier(n, quoted=True)) for n in sorted(known)]
-        return exp.select(exp.Star(**{"replace": replaced})).from_(select.subquery("q")), set(known)
-    described = con.execute(f"DESCRIBE {select.sql(dialect='duckdb')}").fetchall()
-    geo = {str(row[0]) for row in described if str(row[1]).upper().startswith("GEOMETRY")}
-    if not geo:
-        return select, geo
-    columns: list[exp.Expr] = []
-    for name, kind, *_ in described:
-        ident = exp.to_identifier(name, quoted=True)
-        if str(kind).upper().startswith("GEOMETRY"):
-            columns.append(exp.alias_(exp.func("ST_AsGeoJSON", exp.column(ident)), ident))
-        else:
-            columns.append(exp.column(ident))
-    return exp.select(*columns).from_(select.subquery("q")), geo
+    if known is None:
+        described = con.execute(f"DESCRIBE {select.sql(dialect='duckdb')}").fetchall()
+        known = {str(row[0]) for row in described if str(row[1]).upper().startswith("GEOMETRY")}
+    if not known:
+        return select, set()
+    replaced = [exp.alias_(exp.func("ST_AsGeoJSON", exp.column(exp.to_identifier(n, quoted=True))),
+                           exp.to_identifier(n, quoted=True)) for n in sorted(known)]
+    return exp.select(exp.Star(**{"replace": replaced})).from_(select.subquery("q")), set(known)
 
 
 def to_json_value(value: Any, *, geojson: bool = False) -> Any:
@@ -142,7 +136,7 @@ def budgeted_stream(settings: Settings, select: exp.Select,
     con = cursor(settings)
     try:
         shaped, geo = geometry_as_geojson(select, con)
-    except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.BinderException) as exc:
+    except QUERY_ERRORS as exc:
         con.close()
         raise QueryError(_duckdb_message(exc), clause="where") from exc
 
