@@ -16,6 +16,8 @@ from sqlalchemy import create_engine, text
 
 from mutuelle.core.config import Settings
 
+from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 if not FIXTURES.exists():  # CI clones next to shared/, like the work tree
     FIXTURES = Path(os.environ.get("MUTUELLE_FIXTURES", "../shared/fixtures")).resolve()
@@ -125,7 +127,7 @@ def demo_api(demo_home: Path):  # type: ignore[no-untyped-def]
     from mutuelle.app import create_app
 
     app = create_app(Settings(home=demo_home, duckdb_memory_limit="512MB"))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
         yield client
 
 
@@ -137,7 +139,7 @@ def demo_public_api(demo_home: Path):  # type: ignore[no-untyped-def]
     from mutuelle.app import create_app
 
     app = create_app(Settings(home=demo_home, duckdb_memory_limit="512MB", local_editing=0))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
         yield client
 
 
@@ -154,7 +156,7 @@ def client(app):  # type: ignore[no-untyped-def]
     """An HTTP client on the app, seen as the local machine (which may edit)."""
     from fastapi.testclient import TestClient
 
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as c:
         yield c
 
 

@@ -62,7 +62,7 @@ def can_edit_dataset(viewer: Viewer, dataset: Dataset) -> bool:
 def viewer_for_client(client_host: str | None, *, local_editing: bool) -> Viewer:
     """The viewer of a web or API request: until accounts exist, the local machine may edit
     when ``local_editing`` is on (the embedded default), everyone else is anonymous."""
-    if local_editing and client_host in {"127.0.0.1", "::1", "localhost", "testclient"}:
+    if local_editing and client_host in {"127.0.0.1", "::1"}:
         return Viewer(name="local", operator=True)
     return ANONYMOUS
 

@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
+from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+
 OFFERS = """id;code_rome;libelle;code_commune;salaire;date_publication;latitude;longitude;teletravail
 1;K2204;Agent de nettoyage;69123;1800,50;01/03/2024;45,7640;4,8357;non
 2;K2204;Agent d'entretien;69123;1750,00;15/03/2024;45,7500;4,8500;non
@@ -24,7 +26,7 @@ OFFERS = """id;code_rome;libelle;code_commune;salaire;date_publication;latitude;
 def make_portal(home: Path, *, local_editing: int = 1) -> TestClient:
     """A portal over ``home`` with the offers dataset published (imported through the API)."""
     settings = Settings(home=home, duckdb_memory_limit="512MB", local_editing=1)
-    editor = TestClient(create_app(settings), raise_server_exceptions=False)
+    editor = TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False)
     assert editor.post("/api/organisations", json={"name": "Lyon", "slug": "lyon"}).status_code == 201
     assert editor.post("/api/datasets", json={"organisation": "lyon", "title": "Offres d'emploi",
                                               "slug": "offres", "themes": ["emploi"]}).status_code == 201

@@ -9,9 +9,11 @@ from fastapi.testclient import TestClient
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
+from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+
 
 def _portal(home: Path, **limits: int) -> TestClient:
-    client = TestClient(create_app(Settings(home=home, duckdb_memory_limit="512MB", **limits)),
+    client = TestClient(create_app(Settings(home=home, duckdb_memory_limit="512MB", **limits)), client=LOOPBACK,
                         raise_server_exceptions=False)
     client.post("/api/organisations", json={"name": "T", "slug": "t"})
     client.post("/api/datasets", json={"organisation": "t", "title": "Nombres", "slug": "nombres"})

@@ -15,6 +15,8 @@ from openpyxl import load_workbook
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
+from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+
 EXPORTS = "/api/explore/v2.1/catalog/datasets/offres/exports"
 
 
@@ -76,7 +78,7 @@ def test_bad_query_in_an_export_fails_before_streaming(api: TestClient) -> None:
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     home = tmp_path_factory.mktemp("big")
-    client = TestClient(create_app(Settings(home=home, duckdb_memory_limit="512MB")),
+    client = TestClient(create_app(Settings(home=home, duckdb_memory_limit="512MB")), client=LOOPBACK,
                         raise_server_exceptions=False)
     client.post("/api/organisations", json={"name": "T", "slug": "t"})
     client.post("/api/datasets", json={"organisation": "t", "title": "Grand", "slug": "grand"})

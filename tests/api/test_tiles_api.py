@@ -19,6 +19,8 @@ from mutuelle.geo import tiles
 from mutuelle.geo.referential import import_territories
 from mutuelle.ingest.service import import_file
 
+from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+
 VINTAGE = 2012
 MVT = "application/vnd.mapbox-vector-tile"
 # Errors outside /api are pages unless JSON is asked for (mutuelle.api.errors).
@@ -103,7 +105,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Iter
 
 @pytest.fixture(scope="module")
 def client(portal: Settings) -> Iterator[TestClient]:
-    with TestClient(_app(portal), raise_server_exceptions=False) as c:
+    with TestClient(_app(portal), client=LOOPBACK, raise_server_exceptions=False) as c:
         yield c
 
 

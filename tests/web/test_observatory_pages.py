@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
+from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+
 RATE = "demandeurs-pour-100-actifs"      # has secret IRIS
 OTHER = "taux-non-recours-c2s"
 IRIS = "960120101"
@@ -102,7 +104,7 @@ def test_the_levels_offered_are_those_with_territories_to_compare(api: TestClien
 def test_a_base_map_is_optional_and_comes_from_a_setting(home: Path) -> None:
     style = "https://tuiles.example.org/style.json"
     app = create_app(Settings(home=home, basemap_url=style))
-    with TestClient(app) as client:
+    with TestClient(app, client=LOOPBACK) as client:
         config = embedded(client.get("/observatoire").text, "map-config")
     assert config["basemap_url"] == style  # type: ignore[index]
 

@@ -13,6 +13,8 @@ from mutuelle.catalog import repository as repo
 from mutuelle.core.errors import NotFound
 from mutuelle.ingest.service import import_file
 
+from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+
 
 def seed(app, fixtures_dir: Path, title: str, *, file: str | None = "budget_cp1252.csv",  # type: ignore[no-untyped-def]
          publish: bool = True, organisation: str = "lyon", **metadata) -> str:
@@ -409,7 +411,7 @@ def test_a_file_over_the_size_limit_gives_413_with_the_form(settings, fixtures_d
 
     app = create_app(settings.with_(max_upload_bytes=1000))
     slug = seed(app, fixtures_dir, "Budget", file=None, publish=False)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
         sent = _upload(client, slug, fixtures_dir / "awkward" / "budget_cp1252.csv")
     assert sent.status_code == 413
     assert "Le fichier n’a pas été importé" in sent.text and "1,000 bytes" in sent.text
