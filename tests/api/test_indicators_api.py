@@ -16,21 +16,6 @@ OTHER_RATE = "taux-non-recours-c2s"
 
 # --- the demo portal, built once per session and copied for each module ---------------------
 
-@pytest.fixture(scope="module")
-def home(demo_home: Path) -> Path:
-    return demo_home
-
-
-@pytest.fixture(scope="module")
-def api(demo_api: TestClient) -> TestClient:
-    return demo_api
-
-
-@pytest.fixture(scope="module")
-def public_api(demo_public_api: TestClient) -> TestClient:
-    return demo_public_api
-
-
 def refused(response, *words: str) -> str:  # type: ignore[no-untyped-def]
     """The message of a 400 answer, checked to name ``words``."""
     assert response.status_code == 400, response.text
@@ -42,25 +27,25 @@ def refused(response, *words: str) -> str:  # type: ignore[no-untyped-def]
 
 # --- the catalogue --------------------------------------------------------------------------
 
-def test_the_catalogue_lists_at_least_twenty_demo_indicators(api: TestClient) -> None:
-    body = api.get("/api/indicators").json()
+def test_the_catalogue_lists_at_least_twenty_demo_indicators(demo_api: TestClient) -> None:
+    body = demo_api.get("/api/indicators").json()
     assert body["total_count"] >= 20
     first = body["results"][0]
     assert {"id", "label", "theme", "unit", "numerator", "denominator", "links"} <= set(first)
     assert first["links"]["values"].startswith(f"/api/indicators/{first['id']}/values")
 
 
-def test_the_catalogue_filters_by_theme(api: TestClient) -> None:
-    every = api.get("/api/indicators").json()["results"]
+def test_the_catalogue_filters_by_theme(demo_api: TestClient) -> None:
+    every = demo_api.get("/api/indicators").json()["results"]
     theme = every[0]["theme"]
-    some = api.get("/api/indicators", params={"theme": theme}).json()["results"]
+    some = demo_api.get("/api/indicators", params={"theme": theme}).json()["results"]
     assert some and all(i["theme"] == theme for i in some)
     assert len(some) < len(every)
-    assert api.get("/api/indicators", params={"theme": "nothing"}).json()["total_count"] == 0
+    assert demo_api.get("/api/indicators", params={"theme": "nothing"}).json()["total_count"] == 0
 
 
-def test_an_indicator_is_described(api: TestClient) -> None:
-    body = api.get(f"/api/indicators/{SECRET_RATE}").json()
+def test_an_indicator_is_described(demo_api: TestClient) -> None:
+    body = demo_api.get(f"/api/indicators/{SECRET_RATE}").json()
     assert body["id"] == SECRET_RATE and body["denominator"]
 
 
@@ -69,27 +54,27 @@ def test_an_indicator_is_described(api: TestClient) -> None:
     "/api/indicators/nope/classes?level=iris", f"/api/indicators/cross?x=nope&y={OTHER_RATE}",
     f"/api/indicators/cross?x={SECRET_RATE}&y=nope",
 ])
-def test_an_unknown_indicator_is_not_found(api: TestClient, path: str) -> None:
-    response = api.get(path)
+def test_an_unknown_indicator_is_not_found(demo_api: TestClient, path: str) -> None:
+    response = demo_api.get(path)
     assert response.status_code == 404
     assert "nope" in response.json()["message"]
 
 
 def test_an_internal_indicator_is_hidden_from_anonymous_visitors(
-        home: Path, api: TestClient, public_api: TestClient) -> None:
+        demo_home: Path, demo_api: TestClient, demo_public_api: TestClient) -> None:
     from sqlalchemy import update
 
     from mutuelle.catalog.db import sessions
     from mutuelle.catalog.observatory_models import Indicator
 
-    settings = Settings(home=home)
+    settings = Settings(home=demo_home)
     with sessions(settings)() as session:
         session.execute(update(Indicator).where(Indicator.id == "menages").values(access="internal"))
         session.commit()
     try:
-        assert public_api.get("/api/indicators/menages").status_code == 404
-        assert "menages" not in {i["id"] for i in public_api.get("/api/indicators").json()["results"]}
-        assert api.get("/api/indicators/menages").status_code == 200
+        assert demo_public_api.get("/api/indicators/menages").status_code == 404
+        assert "menages" not in {i["id"] for i in demo_public_api.get("/api/indicators").json()["results"]}
+        assert demo_api.get("/api/indicators/menages").status_code == 200
     finally:
         with sessions(settings)() as session:
             session.execute(update(Indicator).where(Indicator.id == "menages").values(access="public"))
@@ -98,8 +83,8 @@ def test_an_internal_indicator_is_hidden_from_anonymous_visitors(
 
 # --- values ---------------------------------------------------------------------------------
 
-def test_values_give_every_territory_of_the_level(api: TestClient) -> None:
-    body = api.get(f"/api/indicators/{SECRET_RATE}/values", params={"level": "commune"}).json()
+def test_values_give_every_territory_of_the_level(demo_api: TestClient) -> None:
+    body = demo_api.get(f"/api/indicators/{SECRET_RATE}/values", params={"level": "commune"}).json()
     assert body["level"] == "commune" and body["vintage"] == 2024
     assert body["total_count"] == len(body["results"]) == 8
     row = body["results"][0]
@@ -108,15 +93,15 @@ def test_values_give_every_territory_of_the_level(api: TestClient) -> None:
     assert ok and all(r["value"] == pytest.approx(100 * r["numerator"] / r["denominator"]) for r in ok)
 
 
-def test_secret_cells_carry_no_number(api: TestClient) -> None:
-    response = api.get(f"/api/indicators/{SECRET_RATE}/values", params={"level": "iris"})
+def test_secret_cells_carry_no_number(demo_api: TestClient) -> None:
+    response = demo_api.get(f"/api/indicators/{SECRET_RATE}/values", params={"level": "iris"})
     rows = response.json()["results"]
     secret = [r for r in rows if r["status"] == "secret"]
     assert secret, "the demo should hide some small IRIS"
     for row in secret:
         assert row["value"] is None and row["numerator"] is None and row["denominator"] is None
     # nor in the classes, nor as a rank
-    classes = api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"level": "iris"}).json()
+    classes = demo_api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"level": "iris"}).json()
     hidden = {r["code"] for r in secret}
     for item in classes["results"]:
         if item["code"] in hidden:
@@ -124,32 +109,32 @@ def test_secret_cells_carry_no_number(api: TestClient) -> None:
     assert classes["statuses"]["secret"] == len(secret)
 
 
-def test_values_may_be_limited_to_one_commune(api: TestClient) -> None:
-    every = api.get(f"/api/indicators/{SECRET_RATE}/values", params={"level": "iris"}).json()
-    some = api.get(f"/api/indicators/{SECRET_RATE}/values",
+def test_values_may_be_limited_to_one_commune(demo_api: TestClient) -> None:
+    every = demo_api.get(f"/api/indicators/{SECRET_RATE}/values", params={"level": "iris"}).json()
+    some = demo_api.get(f"/api/indicators/{SECRET_RATE}/values",
                    params={"level": "iris", "within": "commune:96012"}).json()
     assert 0 < some["total_count"] < every["total_count"]
     assert all(r["code"].startswith("96012") for r in some["results"])
-    refused(api.get(f"/api/indicators/{SECRET_RATE}/values", params={"within": "planet:1"}),
+    refused(demo_api.get(f"/api/indicators/{SECRET_RATE}/values", params={"within": "planet:1"}),
             "within")
 
 
 @pytest.mark.parametrize("level", ["nope", "IRIS", ""])
-def test_an_unknown_level_is_refused_by_name(api: TestClient, level: str) -> None:
-    refused(api.get(f"/api/indicators/{SECRET_RATE}/values", params={"level": level}), "level")
-    refused(api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"level": level}), "level")
+def test_an_unknown_level_is_refused_by_name(demo_api: TestClient, level: str) -> None:
+    refused(demo_api.get(f"/api/indicators/{SECRET_RATE}/values", params={"level": level}), "level")
+    refused(demo_api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"level": level}), "level")
 
 
-def test_a_median_has_no_values_above_its_own_level(api: TestClient) -> None:
-    refused(api.get("/api/indicators/revenu-median/values", params={"level": "commune"}),
+def test_a_median_has_no_values_above_its_own_level(demo_api: TestClient) -> None:
+    refused(demo_api.get("/api/indicators/revenu-median/values", params={"level": "commune"}),
             "median")
 
 
 # --- classes --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["quantile", "jenks", "equal"])
-def test_classes_hold_every_published_value_once(api: TestClient, method: str) -> None:
-    body = api.get(f"/api/indicators/{SECRET_RATE}/classes",
+def test_classes_hold_every_published_value_once(demo_api: TestClient, method: str) -> None:
+    body = demo_api.get(f"/api/indicators/{SECRET_RATE}/classes",
                    params={"level": "iris", "method": method, "classes": 6}).json()
     assert body["method"] == method and body["classes"] == 6
     assert len(body["breaks"]) == 7 and len(body["colors"]) == 6 and len(body["counts"]) == 6
@@ -164,22 +149,22 @@ def test_classes_hold_every_published_value_once(api: TestClient, method: str) -
     assert ranks[0] == 1
 
 
-def test_each_territory_is_compared_with_its_parent(api: TestClient) -> None:
-    body = api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"level": "iris"}).json()
+def test_each_territory_is_compared_with_its_parent(demo_api: TestClient) -> None:
+    body = demo_api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"level": "iris"}).json()
     item = next(i for i in body["results"] if i["code"].startswith("96012"))
     assert item["parent"]["level"] == "commune" and item["parent"]["code"] == "96012"
 
 
-def test_manual_breaks_are_the_inner_limits(api: TestClient) -> None:
-    body = api.get(f"/api/indicators/{SECRET_RATE}/classes", params={
+def test_manual_breaks_are_the_inner_limits(demo_api: TestClient) -> None:
+    body = demo_api.get(f"/api/indicators/{SECRET_RATE}/classes", params={
         "level": "iris", "method": "manual", "classes": 4, "breaks": "5,10,15"}).json()
     assert body["breaks"][1:4] == [5, 10, 15]
     assert sum(body["counts"]) == body["statuses"]["ok"]
 
 
 @pytest.mark.parametrize("classes", ["12", "2", "0", "-1"])
-def test_a_number_of_classes_outside_three_to_nine_is_refused(api: TestClient, classes: str) -> None:
-    refused(api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"classes": classes}),
+def test_a_number_of_classes_outside_three_to_nine_is_refused(demo_api: TestClient, classes: str) -> None:
+    refused(demo_api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"classes": classes}),
             "classes", "3", "9")
 
 
@@ -195,15 +180,15 @@ def test_a_number_of_classes_outside_three_to_nine_is_refused(api: TestClient, c
     ({"palette": "rainbow"}, "palette"),
 ])
 def test_bad_classification_parameters_are_refused_by_name(
-        api: TestClient, params: dict[str, object], word: str) -> None:
-    refused(api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"level": "iris", **params}),
+        demo_api: TestClient, params: dict[str, object], word: str) -> None:
+    refused(demo_api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"level": "iris", **params}),
             word)
 
 
 # --- crossing -------------------------------------------------------------------------------
 
-def test_two_indicators_crossed_give_bivariate_classes_pairs_and_correlation(api: TestClient) -> None:
-    body = api.get("/api/indicators/cross",
+def test_two_indicators_crossed_give_bivariate_classes_pairs_and_correlation(demo_api: TestClient) -> None:
+    body = demo_api.get("/api/indicators/cross",
                    params={"x": SECRET_RATE, "y": OTHER_RATE, "level": "iris"}).json()
     assert body["x"]["id"] == SECRET_RATE and body["y"]["id"] == OTHER_RATE
     assert len(body["colors"]) == 9 and len(body["counts"]) == 9
@@ -223,23 +208,23 @@ def test_two_indicators_crossed_give_bivariate_classes_pairs_and_correlation(api
             assert pair["y"] is None
 
 
-def test_an_indicator_crossed_with_itself_has_a_correlation_of_one(api: TestClient) -> None:
+def test_an_indicator_crossed_with_itself_has_a_correlation_of_one(demo_api: TestClient) -> None:
     from mutuelle.api.indicators import correlation
 
     assert correlation([1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0])["pearson"] == pytest.approx(1)
     assert correlation([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])["spearman"] == pytest.approx(-1)
     assert correlation([1.0, 1.0, 1.0], [1.0, 2.0, 3.0])["pearson"] is None
-    refused(api.get("/api/indicators/cross", params={"x": SECRET_RATE, "y": SECRET_RATE}), "y")
+    refused(demo_api.get("/api/indicators/cross", params={"x": SECRET_RATE, "y": SECRET_RATE}), "y")
 
 
-def test_a_crossing_at_an_unknown_level_is_refused(api: TestClient) -> None:
-    refused(api.get("/api/indicators/cross",
+def test_a_crossing_at_an_unknown_level_is_refused(demo_api: TestClient) -> None:
+    refused(demo_api.get("/api/indicators/cross",
                     params={"x": SECRET_RATE, "y": OTHER_RATE, "level": "planet"}), "level")
-    refused(api.get("/api/indicators/cross", params={"x": SECRET_RATE}), "y")
+    refused(demo_api.get("/api/indicators/cross", params={"x": SECRET_RATE}), "y")
 
 
-def test_the_openapi_document_describes_the_observatory_with_examples(api: TestClient) -> None:
-    paths = api.get("/api/openapi.json").json()["paths"]
+def test_the_openapi_document_describes_the_observatory_with_examples(demo_api: TestClient) -> None:
+    paths = demo_api.get("/api/openapi.json").json()["paths"]
     for path in ("/api/indicators", "/api/indicators/{indicator_id}",
                  "/api/indicators/{indicator_id}/values", "/api/indicators/{indicator_id}/classes",
                  "/api/indicators/cross", "/api/territories", "/api/territories/{level}/{code}",

@@ -27,25 +27,10 @@ WEB = Path(__file__).resolve().parents[2] / "mutuelle" / "web"
 
 # --- the demo portal, built once per session and copied for each module ---------------------
 
-@pytest.fixture(scope="module")
-def home(demo_home: Path) -> Path:
-    return demo_home
-
-
-@pytest.fixture(scope="module")
-def api(demo_api: TestClient) -> TestClient:
-    return demo_api
-
-
-@pytest.fixture(scope="module")
-def public_api(demo_public_api: TestClient) -> TestClient:
-    return demo_public_api
-
-
 @pytest.fixture(autouse=True)
-def french_first(api: TestClient) -> None:
+def french_first(demo_api: TestClient) -> None:
     """Each test starts in French: ``?lang=en`` leaves a cookie on the shared client."""
-    api.cookies.clear()
+    demo_api.cookies.clear()
 
 
 def main_text(html: str) -> str:
@@ -77,8 +62,8 @@ def save(client: TestClient, title: str = "Chômage par IRIS", access: str = "pu
 
 # --- the map page ---------------------------------------------------------------------------
 
-def test_the_map_page_works_without_javascript(api: TestClient) -> None:
-    page = api.get("/observatoire")
+def test_the_map_page_works_without_javascript(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire")
     assert page.status_code == 200
     text = main_text(page.text)
     assert "Carte des indicateurs" in text
@@ -91,33 +76,33 @@ def test_the_map_page_works_without_javascript(api: TestClient) -> None:
     config = embedded(page.text, "map-config")
     assert config["tiles"] == "/tiles/{level}/{z}/{x}/{y}.mvt" and config["basemap_url"] is None
     assert config["level"] == "iris" and len(config["bounds"]) == 4
-    assert api.get("/observatoire/carte").status_code == 200
+    assert demo_api.get("/observatoire/carte").status_code == 200
 
 
-def test_the_levels_offered_are_those_with_territories_to_compare(api: TestClient) -> None:
-    page = api.get("/observatoire")
+def test_the_levels_offered_are_those_with_territories_to_compare(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire")
     select = page.text.split('<select id="level" name="level">')[1].split("</select>")[0]
     offered = re.findall(r'<option value="(\w+)"', select)
     assert offered == ["iris", "qpv", "commune"]  # one EPCI and one whole territory: no map
 
 
-def test_a_base_map_is_optional_and_comes_from_a_setting(home: Path) -> None:
+def test_a_base_map_is_optional_and_comes_from_a_setting(demo_home: Path) -> None:
     style = "https://tuiles.example.org/style.json"
-    app = create_app(Settings(home=home, basemap_url=style))
+    app = create_app(Settings(home=demo_home, basemap_url=style))
     with TestClient(app, client=LOOPBACK) as client:
         config = embedded(client.get("/observatoire").text, "map-config")
     assert config["basemap_url"] == style  # type: ignore[index]
 
 
-def test_only_the_pages_with_a_map_load_the_map_library(api: TestClient) -> None:
-    assert "maplibre-gl" in api.get("/observatoire").text
-    assert 'src="/static/js/map.js"' in api.get("/observatoire").text
+def test_only_the_pages_with_a_map_load_the_map_library(demo_api: TestClient) -> None:
+    assert "maplibre-gl" in demo_api.get("/observatoire").text
+    assert 'src="/static/js/map.js"' in demo_api.get("/observatoire").text
     for path in ("/", "/catalogue", "/scenarios", "/territoires", f"/territoires/iris/{IRIS}"):
-        assert "maplibre" not in api.get(path).text, path
+        assert "maplibre" not in demo_api.get(path).text, path
 
 
-def test_the_map_page_shows_the_chosen_classification(api: TestClient) -> None:
-    page = api.get("/observatoire", params={"indicator": RATE, "level": "commune",
+def test_the_map_page_shows_the_chosen_classification(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire", params={"indicator": RATE, "level": "commune",
                                             "method": "equal", "classes": 4, "palette": "YlOrRd"})
     assert page.status_code == 200
     data = embedded(page.text, "map-data")
@@ -132,8 +117,8 @@ def test_the_map_page_shows_the_chosen_classification(api: TestClient) -> None:
     assert len(re.findall(r'<tr data-code="96\d{3}">', page.text)) == 8
 
 
-def test_secret_cells_are_shown_as_secret_never_as_a_number(api: TestClient) -> None:
-    page = api.get("/observatoire", params={"indicator": RATE, "level": "iris"})
+def test_secret_cells_are_shown_as_secret_never_as_a_number(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire", params={"indicator": RATE, "level": "iris"})
     columns = embedded(page.text, "map-data")["choropleth"]["columns"]  # type: ignore[index]
     assert "numerator" not in columns and "denominator" not in columns
     secret = [i for i, status in enumerate(columns["status"]) if status == "secret"]
@@ -146,11 +131,11 @@ def test_secret_cells_are_shown_as_secret_never_as_a_number(api: TestClient) -> 
         assert not re.search(r'<td class="num">\s*\d', row.split("</td>", 2)[1])
 
 
-def test_manual_breaks_are_used_for_the_manual_method_only(api: TestClient) -> None:
-    manual = api.get("/observatoire", params={"indicator": RATE, "method": "manual",
+def test_manual_breaks_are_used_for_the_manual_method_only(demo_api: TestClient) -> None:
+    manual = demo_api.get("/observatoire", params={"indicator": RATE, "method": "manual",
                                               "classes": 4, "breaks": "5;10;15"})
     assert embedded(manual.text, "map-data")["choropleth"]["breaks"][1:4] == [5, 10, 15]
-    other = api.get("/observatoire", params={"indicator": RATE, "method": "quantile",
+    other = demo_api.get("/observatoire", params={"indicator": RATE, "method": "quantile",
                                              "breaks": "5;10;15"})
     assert other.status_code == 200
 
@@ -162,18 +147,18 @@ def test_manual_breaks_are_used_for_the_manual_method_only(api: TestClient) -> N
     ({"within": "planet:1"}, "within"), ({"zoom": "near"}, "zoom"),
 ])
 def test_a_refused_map_state_keeps_the_form_and_says_why(
-        api: TestClient, params: dict[str, str], word: str) -> None:
-    page = api.get("/observatoire", params=params)
+        demo_api: TestClient, params: dict[str, str], word: str) -> None:
+    page = demo_api.get("/observatoire", params=params)
     assert page.status_code == 400
     alert = page.text.split('role="alert"')[1].split("</div>")[0]
     assert word in alert
     assert '<form id="map-form"' in page.text
-    panel = api.get("/observatoire/panneau", params=params)
+    panel = demo_api.get("/observatoire/panneau", params=params)
     assert panel.status_code == 400 and 'role="alert"' in panel.text
 
 
-def test_two_indicators_crossed_give_a_bivariate_legend_and_the_pairs_table(api: TestClient) -> None:
-    page = api.get("/observatoire", params={"indicator": RATE, "indicator2": OTHER})
+def test_two_indicators_crossed_give_a_bivariate_legend_and_the_pairs_table(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire", params={"indicator": RATE, "indicator2": OTHER})
     assert page.status_code == 200
     data = embedded(page.text, "map-data")
     assert data["mode"] == "bivariate" and len(data["crossing"]["colors"]) == 9
@@ -184,8 +169,8 @@ def test_two_indicators_crossed_give_a_bivariate_legend_and_the_pairs_table(api:
     assert "Terciles (1er × 2d indicateur)" in text
 
 
-def test_the_panel_is_the_legend_the_crossing_and_the_table_of_one_state(api: TestClient) -> None:
-    panel = api.get("/observatoire/panneau", params={"indicator": RATE, "level": "commune"})
+def test_the_panel_is_the_legend_the_crossing_and_the_table_of_one_state(demo_api: TestClient) -> None:
+    panel = demo_api.get("/observatoire/panneau", params={"indicator": RATE, "level": "commune"})
     assert panel.status_code == 200
     assert "<html" not in panel.text
     for part in ("legend", "crossing", "table", "data"):
@@ -193,15 +178,15 @@ def test_the_panel_is_the_legend_the_crossing_and_the_table_of_one_state(api: Te
     assert embedded(panel.text, "map-data")["choropleth"]["level"] == "commune"
 
 
-def test_the_map_is_limited_to_one_commune(api: TestClient) -> None:
-    page = api.get("/observatoire", params={"indicator": RATE, "within": "commune:96012"})
+def test_the_map_is_limited_to_one_commune(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire", params={"indicator": RATE, "within": "commune:96012"})
     codes = embedded(page.text, "map-data")["choropleth"]["columns"]["code"]  # type: ignore[index]
     assert codes and all(c.startswith("96012") for c in codes)
     assert 'value="commune:96012" selected' in page.text
 
 
-def test_the_map_page_is_in_english_too(api: TestClient) -> None:
-    page = api.get("/observatoire", params={"lang": "en", "indicator": RATE})
+def test_the_map_page_is_in_english_too(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire", params={"lang": "en", "indicator": RATE})
     text = main_text(page.text)
     assert "Indicator map" in text and "Classification method" in text
     assert "Statistical secrecy" in text
@@ -210,9 +195,9 @@ def test_the_map_page_is_in_english_too(api: TestClient) -> None:
 
 # --- scenarios ------------------------------------------------------------------------------
 
-def test_a_saved_scenario_opens_by_its_permalink_with_the_same_state(api: TestClient) -> None:
-    sid = save(api, classes=7, method="jenks", indicator2=OTHER)
-    page = api.get(f"/s/{sid}?saved=1")
+def test_a_saved_scenario_opens_by_its_permalink_with_the_same_state(demo_api: TestClient) -> None:
+    sid = save(demo_api, classes=7, method="jenks", indicator2=OTHER)
+    page = demo_api.get(f"/s/{sid}?saved=1")
     assert page.status_code == 200
     text = main_text(page.text)
     assert "Chômage par IRIS" in text and "Nord et sud." in text
@@ -226,9 +211,9 @@ def test_a_saved_scenario_opens_by_its_permalink_with_the_same_state(api: TestCl
     assert 'value="jenks" selected' in page.text
 
 
-def test_the_embed_mode_has_no_site_chrome_and_may_be_framed(api: TestClient) -> None:
-    sid = save(api)
-    page = api.get(f"/s/{sid}/embed")
+def test_the_embed_mode_has_no_site_chrome_and_may_be_framed(demo_api: TestClient) -> None:
+    sid = save(demo_api)
+    page = demo_api.get(f"/s/{sid}/embed")
     assert page.status_code == 200
     assert "site-header" not in page.text and "site-footer" not in page.text
     assert "map-form" not in page.text and 'src="/static/js/map.js"' in page.text
@@ -237,80 +222,80 @@ def test_the_embed_mode_has_no_site_chrome_and_may_be_framed(api: TestClient) ->
     assert f'href="http://testserver/s/{sid}"' in page.text
 
 
-def test_an_unknown_or_deleted_scenario_is_a_clear_404(api: TestClient) -> None:
+def test_an_unknown_or_deleted_scenario_is_a_clear_404(demo_api: TestClient) -> None:
     for path in ("/s/nope1234", "/s/nope1234/embed"):
-        page = api.get(path)
+        page = demo_api.get(path)
         assert page.status_code == 404
         assert "Scénario introuvable" in page.text and "n’existe pas ou n’existe plus" in page.text
-    sid = save(api)
-    deleted = api.post(f"/s/{sid}/delete", follow_redirects=False)
+    sid = save(demo_api)
+    deleted = demo_api.post(f"/s/{sid}/delete", follow_redirects=False)
     assert deleted.status_code == 303 and deleted.headers["location"] == "/scenarios?deleted=1"
-    assert api.get(f"/s/{sid}").status_code == 404
-    assert "Le scénario est supprimé" in api.get("/scenarios?deleted=1").text
+    assert demo_api.get(f"/s/{sid}").status_code == 404
+    assert "Le scénario est supprimé" in demo_api.get("/scenarios?deleted=1").text
 
 
 def test_an_internal_scenario_is_hidden_from_anonymous_visitors(
-        api: TestClient, public_api: TestClient) -> None:
-    sid = save(api, "Note interne", access="internal")
-    assert api.get(f"/s/{sid}").status_code == 200
-    assert public_api.get(f"/s/{sid}").status_code == 404
-    assert public_api.get(f"/s/{sid}/embed").status_code == 404
-    assert "Note interne" not in public_api.get("/scenarios").text
-    assert "Note interne" in api.get("/scenarios").text
+        demo_api: TestClient, demo_public_api: TestClient) -> None:
+    sid = save(demo_api, "Note interne", access="internal")
+    assert demo_api.get(f"/s/{sid}").status_code == 200
+    assert demo_public_api.get(f"/s/{sid}").status_code == 404
+    assert demo_public_api.get(f"/s/{sid}/embed").status_code == 404
+    assert "Note interne" not in demo_public_api.get("/scenarios").text
+    assert "Note interne" in demo_api.get("/scenarios").text
 
 
-def test_a_scenario_is_duplicated_from_its_page(api: TestClient) -> None:
-    sid = save(api, "Original")
-    response = api.post(f"/s/{sid}/duplicate", follow_redirects=False)
+def test_a_scenario_is_duplicated_from_its_page(demo_api: TestClient) -> None:
+    sid = save(demo_api, "Original")
+    response = demo_api.post(f"/s/{sid}/duplicate", follow_redirects=False)
     assert response.status_code == 303
     copy = response.headers["location"].split("/s/")[1].split("?")[0]
     assert copy != sid
-    page = api.get(f"/s/{copy}")
+    page = demo_api.get(f"/s/{copy}")
     assert "Original (copie)" in page.text and f'href="/s/{sid}"' in page.text
 
 
 def test_anonymous_visitors_see_no_save_form_and_may_not_post_one(
-        api: TestClient, public_api: TestClient) -> None:
-    assert 'id="scenario-form"' in api.get("/observatoire").text
-    assert 'id="scenario-form"' not in public_api.get("/observatoire").text
-    response = public_api.post("/scenarios", data={"title": "x", "state": json.dumps({"indicator": RATE})})
+        demo_api: TestClient, demo_public_api: TestClient) -> None:
+    assert 'id="scenario-form"' in demo_api.get("/observatoire").text
+    assert 'id="scenario-form"' not in demo_public_api.get("/observatoire").text
+    response = demo_public_api.post("/scenarios", data={"title": "x", "state": json.dumps({"indicator": RATE})})
     assert response.status_code == 403
 
 
-def test_a_scenario_form_with_a_bad_state_is_refused(api: TestClient) -> None:
+def test_a_scenario_form_with_a_bad_state_is_refused(demo_api: TestClient) -> None:
     for state in ("not json", json.dumps({"indicator": RATE, "classes": 12})):
-        response = api.post("/scenarios", data={"title": "x", "state": state})
+        response = demo_api.post("/scenarios", data={"title": "x", "state": state})
         assert response.status_code == 400
 
 
-def test_the_gallery_lists_scenarios_newest_first_and_searches_them(api: TestClient) -> None:
-    older = save(api, "Vieillissement des quartiers", indicator="indice-vieillissement")
-    newer = save(api, "Familles nombreuses", indicator="taille-menages")
-    page = api.get("/scenarios")
+def test_the_gallery_lists_scenarios_newest_first_and_searches_them(demo_api: TestClient) -> None:
+    older = save(demo_api, "Vieillissement des quartiers", indicator="indice-vieillissement")
+    newer = save(demo_api, "Familles nombreuses", indicator="taille-menages")
+    page = demo_api.get("/scenarios")
     assert page.status_code == 200
     assert page.text.index(f'href="/s/{newer}"') < page.text.index(f'href="/s/{older}"')
     assert "Indice de vieillissement" in page.text
-    found = api.get("/scenarios", params={"q": "vieilliss"}).text
+    found = demo_api.get("/scenarios", params={"q": "vieilliss"}).text
     assert f'href="/s/{older}"' in found and f'href="/s/{newer}"' not in found
 
 
 # --- territories ----------------------------------------------------------------------------
 
-def test_my_neighbourhood_is_found_by_name_or_code(api: TestClient) -> None:
-    page = api.get("/territoires", params={"q": "vignes"})
+def test_my_neighbourhood_is_found_by_name_or_code(demo_api: TestClient) -> None:
+    page = demo_api.get("/territoires", params={"q": "vignes"})
     assert page.status_code == 200
     assert "5 territoires trouvés" in main_text(page.text)
     assert 'href="/territoires/iris/961720701"' in page.text
     assert "Val-Sauvage" in main_text(page.text)  # each IRIS names its commune
-    by_code = api.get("/territoires", params={"q": IRIS})
+    by_code = demo_api.get("/territoires", params={"q": IRIS})
     assert f'href="/territoires/iris/{IRIS}"' in by_code.text
-    assert "Aucun territoire" in api.get("/territoires", params={"q": "zzzz"}).text
-    assert api.get("/territoires", params={"q": "x", "level": "planet"}).status_code == 400
+    assert "Aucun territoire" in demo_api.get("/territoires", params={"q": "zzzz"}).text
+    assert demo_api.get("/territoires", params={"q": "x", "level": "planet"}).status_code == 400
 
 
 def test_the_portrait_compares_each_indicator_in_sentences_with_a_table_behind_each_chart(
-        api: TestClient) -> None:
-    page = api.get(f"/territoires/iris/{IRIS}")
+        demo_api: TestClient) -> None:
+    page = demo_api.get(f"/territoires/iris/{IRIS}")
     assert page.status_code == 200
     text = main_text(page.text)
     assert "Centre-Ville 1" in text and "Belvent-sur-Sauvagine" in text
@@ -322,23 +307,23 @@ def test_the_portrait_compares_each_indicator_in_sentences_with_a_table_behind_e
     assert "Données synthétiques" in text
 
 
-def test_a_secret_value_in_a_portrait_reads_secret_never_zero(api: TestClient) -> None:
-    values = api.get(f"/api/indicators/{RATE}/values", params={"level": "iris"}).json()
+def test_a_secret_value_in_a_portrait_reads_secret_never_zero(demo_api: TestClient) -> None:
+    values = demo_api.get(f"/api/indicators/{RATE}/values", params={"level": "iris"}).json()
     secret = next(r["code"] for r in values["results"] if r["status"] == "secret")
-    page = api.get(f"/territoires/iris/{secret}")
+    page = demo_api.get(f"/territoires/iris/{secret}")
     card = page.text.split(f'id="ind-{RATE}"')[1].split("</article>")[0]
     assert '<p class="portrait-value"><span class="status-secret">secret</span></p>' in card
     assert "Valeur non diffusée : secret statistique" in card
     assert '"role": "self"' not in html_lib.unescape(card)
 
 
-def test_an_unknown_territory_or_level_is_not_found(api: TestClient) -> None:
-    assert api.get("/territoires/iris/000000000").status_code == 404
-    assert api.get("/territoires/planet/1").status_code == 404
+def test_an_unknown_territory_or_level_is_not_found(demo_api: TestClient) -> None:
+    assert demo_api.get("/territoires/iris/000000000").status_code == 404
+    assert demo_api.get("/territoires/planet/1").status_code == 404
 
 
-def test_the_portrait_is_in_english_too(api: TestClient) -> None:
-    text = main_text(api.get(f"/territoires/iris/{IRIS}", params={"lang": "en"}).text)
+def test_the_portrait_is_in_english_too(demo_api: TestClient) -> None:
+    text = main_text(demo_api.get(f"/territoires/iris/{IRIS}", params={"lang": "en"}).text)
     assert re.search(r"(Higher|Lower) than in \d+% of IRIS", text)
 
 
@@ -355,8 +340,8 @@ def points_offered(html: str) -> dict[str, bool]:
         r'<input type="checkbox" id="points-[^"]+" name="points" value="([^"]+)"( checked)?', html)}
 
 
-def test_the_point_datasets_are_offered_as_layers_and_kept_in_the_address(api: TestClient) -> None:
-    page = api.get("/observatoire")
+def test_the_point_datasets_are_offered_as_layers_and_kept_in_the_address(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire")
     assert "Couches de points" in main_text(page.text)
     # datasets with a geometry of points only: not the contours, not the tables without geometry
     assert set(points_offered(page.text)) == {SCHOOLS, OFFERS}
@@ -371,24 +356,24 @@ def test_the_point_datasets_are_offered_as_layers_and_kept_in_the_address(api: T
 
     # checked layers are part of the page's state, repeated or comma-separated; unknown ones dropped
     for query in (f"points={SCHOOLS}", f"points={SCHOOLS},nope", f"points={SCHOOLS}&points=nope"):
-        page = api.get(f"/observatoire?{query}")
+        page = demo_api.get(f"/observatoire?{query}")
         assert page.status_code == 200
         assert points_offered(page.text) == {SCHOOLS: True, OFFERS: False}
         assert embedded(page.text, "map-config")["points"] == [SCHOOLS]  # type: ignore[index]
-    page = api.get(f"/observatoire?points={OFFERS},{SCHOOLS}")
+    page = demo_api.get(f"/observatoire?points={OFFERS},{SCHOOLS}")
     assert points_offered(page.text) == {SCHOOLS: True, OFFERS: True}
     # and the tiles they point to are served
-    tile = api.get(layers[SCHOOLS]["tiles"].replace("{z}/{x}/{y}", "0/0/0"))
+    tile = demo_api.get(layers[SCHOOLS]["tiles"].replace("{z}/{x}/{y}", "0/0/0"))
     assert tile.status_code == 200 and tile.content
 
 
-def test_proportional_symbols_are_offered_for_counts_only(api: TestClient) -> None:
+def test_proportional_symbols_are_offered_for_counts_only(demo_api: TestClient) -> None:
     field = re.compile(r'<div class="field field-check" id="proportional-field"[^>]*>')
-    count = api.get(f"/observatoire?indicator={COUNT}")
+    count = demo_api.get(f"/observatoire?indicator={COUNT}")
     assert "hidden" not in field.search(count.text).group(0)  # type: ignore[union-attr]
     assert "Symboles proportionnels" in main_text(count.text)
     assert embedded(count.text, "map-data")["symbols"] is None  # type: ignore[index]
-    rate = api.get(f"/observatoire?indicator={RATE}&proportional=1")
+    rate = demo_api.get(f"/observatoire?indicator={RATE}&proportional=1")
     assert "hidden" in field.search(rate.text).group(0)  # type: ignore[union-attr]
     assert re.search(r'<input type="checkbox" id="proportional"[^>]* disabled>', rate.text)
     assert embedded(rate.text, "map-data")["symbols"] is None  # type: ignore[index]
@@ -397,8 +382,8 @@ def test_proportional_symbols_are_offered_for_counts_only(api: TestClient) -> No
     assert f'<option value="{RATE}" data-count' not in rate.text
 
 
-def test_proportional_symbols_sit_at_centroids_and_leave_secret_values_out(api: TestClient) -> None:
-    page = api.get(f"/observatoire?indicator={COUNT}&level=iris&proportional=1")
+def test_proportional_symbols_sit_at_centroids_and_leave_secret_values_out(demo_api: TestClient) -> None:
+    page = demo_api.get(f"/observatoire?indicator={COUNT}&level=iris&proportional=1")
     assert page.status_code == 200
     assert re.search(r'<input type="checkbox" id="proportional"[^>]* checked>', page.text)
     data = embedded(page.text, "map-data")
@@ -419,7 +404,7 @@ def test_proportional_symbols_sit_at_centroids_and_leave_secret_values_out(api: 
         assert f["properties"]["value"] == value[f["properties"]["code"]]
     assert data["symbols"]["max"] == max(f["properties"]["value"] for f in features)
     # the panel map.js fetches carries them too, at another level
-    panel = api.get(f"/observatoire/panneau?indicator={COUNT}&level=commune&proportional=1")
+    panel = demo_api.get(f"/observatoire/panneau?indicator={COUNT}&level=commune&proportional=1")
     symbols = embedded(panel.text, "map-data")["symbols"]  # type: ignore[index]
     assert len(symbols["geojson"]["features"]) == 8
 
@@ -447,9 +432,9 @@ def test_every_message_of_the_observatory_pages_is_translated_into_english() -> 
     assert not missing, "\n".join(missing)
 
 
-def test_a_scenario_keeps_its_points_layers_and_proportional_symbols(api: TestClient) -> None:
-    sid = save(api, indicator=COUNT, points=["etablissements-scolaires"], proportional=True)
-    page = api.get(f"/s/{sid}")
+def test_a_scenario_keeps_its_points_layers_and_proportional_symbols(demo_api: TestClient) -> None:
+    sid = save(demo_api, indicator=COUNT, points=["etablissements-scolaires"], proportional=True)
+    page = demo_api.get(f"/s/{sid}")
     assert page.status_code == 200
     state = embedded(page.text, "map-config")["state"]  # type: ignore[index]
     assert state["points"] == ["etablissements-scolaires"] and state["proportional"] is True
