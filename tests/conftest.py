@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from mutuelle.core.config import Settings
 
-from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK  # type: ignore[import-not-found]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 if not FIXTURES.exists():  # CI clones next to shared/, like the work tree

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
-from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK  # type: ignore[import-not-found]
 
 OFFERS = """id;code_rome;libelle;code_commune;salaire;date_publication;latitude;longitude;teletravail
 1;K2204;Agent de nettoyage;69123;1800,50;01/03/2024;45,7640;4,8357;non

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
-from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK  # type: ignore[import-not-found]
 
 
 def _portal(home: Path, **limits: int) -> TestClient:

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
-from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK  # type: ignore[import-not-found]
 
 EXPORTS = "/api/explore/v2.1/catalog/datasets/offres/exports"
 

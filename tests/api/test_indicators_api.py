@@ -10,20 +10,13 @@ from fastapi.testclient import TestClient
 
 from mutuelle.core.config import Settings
 
+from http_testing import refused  # type: ignore[import-not-found]
+
 SECRET_RATE = "demandeurs-pour-100-actifs"   # a rate with secret IRIS (small denominators)
 OTHER_RATE = "taux-non-recours-c2s"
 
 
 # --- the demo portal, built once per session and copied for each module ---------------------
-
-def refused(response, *words: str) -> str:  # type: ignore[no-untyped-def]
-    """The message of a 400 answer, checked to name ``words``."""
-    assert response.status_code == 400, response.text
-    message = str(response.json()["message"])
-    for word in words:
-        assert word in message, message
-    return message
-
 
 # --- the catalogue --------------------------------------------------------------------------
 

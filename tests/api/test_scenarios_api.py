@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from http_testing import refused  # type: ignore[import-not-found]
+
 
 STATE: dict[str, Any] = {
     "indicator": "demandeurs-pour-100-actifs", "indicator2": "taux-non-recours-c2s",
@@ -17,15 +19,6 @@ STATE: dict[str, Any] = {
 
 
 # --- the demo portal, built once per session and copied for each module ---------------------
-
-def refused(response, *words: str) -> str:  # type: ignore[no-untyped-def]
-    """The message of a 400 answer, checked to name ``words``."""
-    assert response.status_code == 400, response.text
-    message = str(response.json()["message"])
-    for word in words:
-        assert word in message, message
-    return message
-
 
 def create(demo_api: TestClient, **changes: Any) -> dict[str, Any]:
     body = {"title": "Chômage et C2S", "comment": "Les IRIS du nord.", "state": STATE, **changes}

@@ -19,7 +19,7 @@ from mutuelle.geo import tiles
 from mutuelle.geo.referential import import_territories
 from mutuelle.ingest.service import import_file
 
-from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK  # type: ignore[import-not-found]
 
 VINTAGE = 2012
 MVT = "application/vnd.mapbox-vector-tile"

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
-from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK  # type: ignore[import-not-found]
 
 RATE = "demandeurs-pour-100-actifs"      # has secret IRIS
 OTHER = "taux-non-recours-c2s"

@@ -13,7 +13,7 @@ from mutuelle.catalog import repository as repo
 from mutuelle.core.errors import NotFound
 from mutuelle.ingest.service import import_file
 
-from testing_clients import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK  # type: ignore[import-not-found]
 
 
 def seed(app, fixtures_dir: Path, title: str, *, file: str | None = "budget_cp1252.csv",  # type: ignore[no-untyped-def]
