@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -26,6 +27,10 @@ POINT_DETAIL_COLUMNS = ("type_etablissement", "type_contrat", "type", "categorie
                         "libelle_rome", "nom_commune")
 #: Centroids of the territories of one level (by file and modification time) kept per process.
 CENTROIDS_CACHE_ITEMS = 8
+#: Proportional symbols: radius (CSS pixels) of the largest value's circle, and the smallest
+#: radius drawn; the others by the square root of their value (area proportional to the value).
+SYMBOL_MAX_RADIUS = 28.0
+SYMBOL_MIN_RADIUS = 1.5
 
 
 def _is_points(detected: Mapping[str, Any] | None) -> bool:
@@ -113,8 +118,45 @@ def proportional_symbols(settings: Settings, view: dict[str, Any]) -> dict[str, 
                          "properties": {"code": item["code"], "name": item["name"],
                                         "value": short_number(value)}})
     features.sort(key=lambda f: -f["properties"]["value"])
-    return {"max": features[0]["properties"]["value"] if features else 0,
+    largest = features[0]["properties"]["value"] if features else 0
+    return {"max": largest, "max_radius": SYMBOL_MAX_RADIUS, "min_radius": SYMBOL_MIN_RADIUS,
+            "legend": size_legend(largest),
             "geojson": {"type": "FeatureCollection", "features": features}}
+
+
+def symbol_radius(value: float, largest: float) -> float:
+    """The radius the map draws for ``value`` when the largest value is ``largest``."""
+    if largest <= 0 or value <= 0:
+        return SYMBOL_MIN_RADIUS
+    return max(SYMBOL_MIN_RADIUS, SYMBOL_MAX_RADIUS * math.sqrt(value / largest))
+
+
+def _round_down(value: float, steps: tuple[int, ...] = (5, 2, 1)) -> float:
+    """The largest ``step`` × 10^k not above ``value`` (a value to read on a legend)."""
+    if value <= 0:
+        return 0.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in sorted(steps, reverse=True):
+        if step * power <= value * (1 + 1e-9):
+            return float(f"{step * power:.12g}")
+    return power
+
+
+def size_legend(largest: float, count: int = 3) -> list[dict[str, float]]:
+    """Reference circles for the legend of proportional symbols: round values from the largest
+    down to about a sixteenth of it (each circle's area about a quarter of the previous one),
+    with the radius the map gives them."""
+    values: list[float] = []
+    target = float(largest)
+    for _ in range(count):
+        # the largest circle close to the largest value (one significant digit), then 1-2-5
+        value = _round_down(target, tuple(range(1, 10)) if not values else (5, 2, 1))
+        if value <= 0 or (values and value >= values[-1]) or (largest >= 1 > value):
+            break
+        values.append(value)
+        target = value / 4
+    return [{"value": short_number(v) if not float(v).is_integer() else int(v),
+             "radius": round(symbol_radius(v, largest), 2)} for v in values]
 
 
 # --- what the panel shows -------------------------------------------------------------------

@@ -294,7 +294,7 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
         "class_range": range(classification.MIN_CLASSES, classification.MAX_CLASSES + 1),
         "config": _json_script(config),
         "data": _json_script({**(compact(view) or {}), "state": state, "symbols": symbols}),
-        "point_layers": layers, "points_chosen": set(chosen), "counts": counts,
+        "point_layers": layers, "points_chosen": set(chosen), "counts": counts, "symbols": symbols,
         "sum_indicators": {i.id for i in indicators if i.aggregation == "sum"},
         "table_rows": TABLE_ROWS, "scenario": scenario,
         "state_json": json.dumps(state, ensure_ascii=False) if state else "",

@@ -316,6 +316,17 @@ def test_points_layers_and_proportional_symbols_are_drawn_over_the_map(
     order = page.evaluate("window.observatory.map.getStyle().layers.map((l) => l.id)")
     assert order.index("territory-fill") < order.index("symbols") < order.index("points-etablissements-scolaires")
     assert "proportional=1" in page.url
+    # the size legend came with the panel, and the map draws each value with the legend's radius
+    legend = page.locator("[data-size-legend] circle")
+    assert legend.count() >= 2 and page.locator("[data-size-legend]").is_visible()
+    largest = page.evaluate("window.observatory.data.symbols.max")
+    drawn = page.evaluate("""window.observatory.map.queryRenderedFeatures({layers: ['symbols']})
+        .map((f) => [Number(f.properties.value), f.layer.paint['circle-radius']])""")
+    top_value = float(legend.first.get_attribute("data-value"))
+    top_radius = float(legend.first.get_attribute("r"))
+    for value, radius in drawn:
+        assert radius == pytest.approx(max(1.5, top_radius * (value / top_value) ** 0.5), abs=0.02)
+    assert any(value == largest for value, _ in drawn)
     screenshot(page, "observatory-points-and-symbols")
 
     # the layers survive a reload (they are in the address)

@@ -409,6 +409,45 @@ def test_proportional_symbols_sit_at_centroids_and_leave_secret_values_out(demo_
     assert len(symbols["geojson"]["features"]) == 8
 
 
+def size_circles(html: str) -> list[tuple[float, float]]:
+    """(value, radius) of each circle of the size legend, as drawn in its SVG."""
+    legend = re.search(r"<figure class=\"size-legend\" data-size-legend>(.*?)</figure>", html, re.S)
+    assert legend, "no size legend"
+    return [(float(v), float(r)) for r, v in re.findall(
+        r'<circle class="size-circle"[^>]* r="([0-9.]+)" data-value="([0-9.e+-]+)"', legend.group(1))]
+
+
+def test_proportional_symbols_have_a_size_legend_with_the_radii_of_the_map(demo_api: TestClient) -> None:
+    page = demo_api.get(f"/observatoire?indicator={COUNT}&level=iris&proportional=1")
+    symbols = embedded(page.text, "map-data")["symbols"]  # type: ignore[index]
+    circles = size_circles(page.text)
+    assert 2 <= len(circles) <= 3
+    values = [v for v, _ in circles]
+    assert values == sorted(values, reverse=True) and len(set(values)) == len(values)
+    largest = symbols["max"]
+    # round values to read, the first one close to the largest (one significant digit)
+    assert largest / 10 < values[0] <= largest
+    for value in values:
+        digits = f"{value:.0f}".rstrip("0")
+        assert len(digits) == 1, value
+    # each circle has the radius the map gives that value: area proportional to the value
+    for value, radius in circles:
+        expected = max(symbols["min_radius"], symbols["max_radius"] * (value / largest) ** 0.5)
+        assert radius == pytest.approx(expected, abs=0.01)
+    assert circles[0][1] <= symbols["max_radius"]
+    # each value is written beside its circle, as French numbers
+    legend = page.text.split("data-size-legend", 1)[1].split("</figure>", 1)[0]
+    written = [html_lib.unescape(t).strip() for t in re.findall(r"<text[^>]*>([^<]+)</text>", legend)]
+    assert [float(re.sub(r"\s", "", t).replace(",", ".")) for t in written] == values
+    # no size legend without the symbols, nor for a ratio
+    for url in (f"/observatoire?indicator={COUNT}&level=iris",
+                f"/observatoire?indicator={RATE}&proportional=1"):
+        assert "data-size-legend" not in demo_api.get(url).text
+    # the panel map.js swaps in carries it too
+    panel = demo_api.get(f"/observatoire/panneau?indicator={COUNT}&level=commune&proportional=1")
+    assert size_circles(panel.text)
+
+
 # --- translations ---------------------------------------------------------------------------
 
 def observatory_messages() -> dict[str, str]:

@@ -21,8 +21,6 @@ const PLAIN_STYLE = {
   layers: [{ id: "background", type: "background", paint: { "background-color": BACKGROUND } }],
 };
 const PARTS = ["legend", "crossing", "table"];
-// Proportional symbols: the radius (px) of the largest value; the others by sqrt(value).
-const SYMBOL_MAX_RADIUS = 28;
 const SYMBOL_FILL = "rgba(179, 92, 0, 0.55)";
 const SYMBOL_LINE = "#6b3700";
 
@@ -246,9 +244,11 @@ function start(rootEl) {
         layout: { "circle-sort-key": ["-", 0, ["to-number", ["get", "value"], 0]] },
         paint: { "circle-color": SYMBOL_FILL, "circle-stroke-color": SYMBOL_LINE, "circle-stroke-width": 1 } });
     }
-    const k = symbols.max > 0 ? SYMBOL_MAX_RADIUS / Math.sqrt(symbols.max) : 0;
+    // The radii of the server's size legend: max_radius for the largest value, the others by
+    // the square root of their value, never under min_radius.
+    const k = symbols.max > 0 ? symbols.max_radius / Math.sqrt(symbols.max) : 0;
     map.setPaintProperty("symbols", "circle-radius",
-      ["max", 1.5, ["*", k, ["sqrt", ["max", 0, ["to-number", ["get", "value"], 0]]]]]);
+      ["max", symbols.min_radius, ["*", k, ["sqrt", ["max", 0, ["to-number", ["get", "value"], 0]]]]]);
   }
 
   function overlays() {
