@@ -7,8 +7,9 @@ Secret cells carry no number at all: value, numerator and denominator are null.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -134,20 +135,34 @@ def _brief(indicator: Indicator) -> dict[str, Any]:
 
 # --- what a map shows -----------------------------------------------------------------------
 
-def _ranks(values: dict[str, float]) -> dict[str, int]:
-    """Rank of each value, 1 for the highest; equal values share the best rank."""
-    ordered = sorted(values.values(), reverse=True)
-    first: dict[float, int] = {}
-    for i, v in enumerate(ordered):
-        first.setdefault(v, i + 1)
-    return {code: first[v] for code, v in values.items()}
+def level_values(session: Session, settings: Settings, indicator: Indicator, *, level: str,
+                 vintage: int | None = None, within: tuple[str, str] | None = None
+                 ) -> dict[str, Any]:
+    """Each territory's value at ``level`` (secret cells without numbers)."""
+    computed = _compute(session, settings, indicator, level, vintage)
+    inside = _inside(computed, level, within)
+    rows = [value_json(v) for v in computed.values(level) if inside is None or v.code in inside]
+    return {"indicator": _brief(indicator), "level": level,
+            "vintage": computed.referential.vintage, "total_count": len(rows), "results": rows}
+
+
+def _rank_of(descending: Sequence[float]) -> Callable[[float], int]:
+    """Rank of a value among ``descending`` (sorted, highest first): 1 for the highest, equal
+    values sharing the best rank."""
+    ascending = [-v for v in descending]
+    return lambda value: bisect.bisect_left(ascending, -value) + 1
 
 
 def choropleth(session: Session, settings: Settings, indicator: Indicator, *, level: str,
                vintage: int | None = None, method: str = "quantile", classes: int = 5,
                breaks: Sequence[float] | None = None, palette: str = classification.DEFAULT_PALETTE,
-               within: tuple[str, str] | None = None) -> dict[str, Any]:
-    """Classes, legend counts and each territory's value, class, rank and parent's value."""
+               within: tuple[str, str] | None = None, rows: int | None = None,
+               offset: int = 0) -> dict[str, Any]:
+    """Classes, legend counts and each territory's value, class, rank and parent's value.
+
+    ``rows``: only ``rows`` territories by name from ``offset`` in ``results`` (a page of a
+    table; building each row costs more than the classes on tens of thousands of IRIS); all
+    of them, in the referential's order, when None. ``total_count`` is their number in all."""
     check_method(method)
     check_classes(classes)
     computed = _compute(session, settings, indicator, level, vintage)
@@ -156,12 +171,15 @@ def choropleth(session: Session, settings: Settings, indicator: Indicator, *, le
     ok = {v.code: v.value for v in values if v.status == compute.OK and _number(v.value) is not None}
     found = classification.classify(list(ok.values()), method, classes,
                                     breaks=breaks if method == "manual" else None, palette=palette)
-    ranks = _ranks(ok)  # type: ignore[arg-type]
+    rank = _rank_of(sorted(ok.values(), reverse=True))  # type: ignore[arg-type]
+    shown = values if rows is None else \
+        sorted(values, key=lambda v: (v.name, v.code))[offset:offset + rows]
     items = []
-    for v in values:
+    for v in shown:
         item = value_json(v)
-        item["class"] = found.class_of(v.value) if v.code in ok else None
-        item["rank"] = ranks.get(v.code)
+        known = v.code in ok
+        item["class"] = found.class_of(v.value) if known else None
+        item["rank"] = rank(v.value) if known else None  # type: ignore[arg-type]
         parent = computed.parent(level, v.code)
         item["parent"] = None if parent is None else {"level": parent[0], **value_json(parent[1])}
         items.append(item)
@@ -172,7 +190,8 @@ def choropleth(session: Session, settings: Settings, indicator: Indicator, *, le
             "palette": palette, "breaks": found.breaks, "colors": found.colors,
             "counts": found.counts, "statuses": statuses, "ranked": len(ok),
             "within": None if within is None else f"{within[0]}:{within[1]}",
-            "results": items}
+            "inside": None if inside is None else sorted(v.code for v in values),
+            "total_count": len(values), "results": items}
 
 
 def _average_ranks(values: Sequence[float]) -> list[float]:
@@ -293,11 +312,8 @@ def values(indicator_id: str, session: SessionDep, settings: SettingsDep, viewer
            level: LevelQuery = "iris", vintage: VintageQuery = None,
            within: WithinQuery = None) -> dict[str, Any]:
     indicator = readable_indicator(session, viewer, indicator_id)
-    computed = _compute(session, settings, indicator, check_level(level), vintage)
-    inside = _inside(computed, level, parse_within(within))
-    rows = [value_json(v) for v in computed.values(level) if inside is None or v.code in inside]
-    return {"indicator": _brief(indicator), "level": level,
-            "vintage": computed.referential.vintage, "total_count": len(rows), "results": rows}
+    return level_values(session, settings, indicator, level=check_level(level), vintage=vintage,
+                        within=parse_within(within))
 
 
 @router.get("/{indicator_id}/classes", summary="Classes of an indicator for a choropleth",

@@ -44,6 +44,7 @@ class Settings:
     max_concurrent_queries: int = _setting(8, "Queries run at once per worker; more get 429 with Retry-After.")
     export_batch_rows: int = _setting(50000, "Rows per batch when streaming an export.")
     preview_rows: int = _setting(20, "Rows shown as a table on the dataset page.")
+    table_rows: int = _setting(300, "Territories per page of the table of values under the observatory's map.")
     cog_dir: Path = _setting(
         Path(__file__).resolve().parents[2] / "node_modules" / "@etalab" / "decoupage-administratif" / "data",
         "Folder of the INSEE Code officiel géographique JSON files (npm @etalab/decoupage-administratif).")

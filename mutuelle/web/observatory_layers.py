@@ -102,14 +102,14 @@ def centroids(settings: Settings, vintage: int, level: str) -> dict[str, tuple[f
     return result
 
 
-def proportional_symbols(settings: Settings, view: dict[str, Any]) -> dict[str, Any]:
-    """Circles at the territories' centroids for a count: a GeoJSON of the territories with a
-    value (never the secret ones), largest first so that small circles stay on top, and the
-    largest value (the radius is proportional to the square root of the value)."""
-    c = view["choropleth"]
-    points = centroids(settings, c["vintage"], c["level"])
+def proportional_symbols(settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
+    """Circles at the territories' centroids for a count (``values``: what
+    ``api.indicators.level_values`` gives): a GeoJSON of the territories with a value (never
+    the secret ones), largest first so that small circles stay on top, the largest value (the
+    radius is proportional to the square root of the value) and the size legend."""
+    points = centroids(settings, values["vintage"], values["level"])
     features = []
-    for item in c["results"]:
+    for item in values["results"]:
         value = item["value"]
         if item["status"] != "ok" or value is None or value <= 0 or item["code"] not in points:
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlencode
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -45,8 +46,6 @@ ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 router = APIRouter(include_in_schema=False)
 
-#: Rows of the table of values shown under the map (the API gives them all).
-TABLE_ROWS = 1000
 #: Communes offered in the "limit to" list; beyond, the list is left out (``within=`` still works).
 WITHIN_OPTIONS_MAX = 500
 #: Scenarios per gallery page.
@@ -184,16 +183,19 @@ def _default_level(session: Session, settings: Settings) -> tuple[list[str], str
 
 # --- points layers and proportional symbols ------------------------------------------------
 
-def map_view(session: Session, settings: Settings, viewer: Viewer,
-             state: dict[str, Any]) -> dict[str, Any]:
-    """Choropleth (and crossing) of a state, for the panel and for ``map.js``."""
+def map_view(session: Session, settings: Settings, viewer: Viewer, state: dict[str, Any], *,
+             rows: int | None = 0, offset: int = 0) -> dict[str, Any]:
+    """Choropleth (and crossing) of a state, for the panel and for ``map.js``; the
+    choropleth's ``results`` are ``rows`` territories by name from ``offset`` (0: a page of
+    the table, ``settings.table_rows``; None: all)."""
     indicator = indicators_api.readable_indicator(session, viewer, state["indicator"])
     filters = state["filters"]
     within = next(iter(filters.items())) if filters else None
     view = indicators_api.choropleth(
         session, settings, indicator, level=state["level"], vintage=state["vintage"],
         method=state["method"], classes=state["classes"], breaks=state["breaks"] or None,
-        palette=state["palette"] or classification.DEFAULT_PALETTE, within=within)
+        palette=state["palette"] or classification.DEFAULT_PALETTE, within=within,
+        rows=settings.table_rows if rows == 0 else rows, offset=offset)
     out: dict[str, Any] = {"mode": "choropleth", "choropleth": view, "crossing": None}
     if state["indicator2"]:
         second = indicators_api.readable_indicator(session, viewer, state["indicator2"])
@@ -205,25 +207,13 @@ def map_view(session: Session, settings: Settings, viewer: Viewer,
 
 
 def compact(view: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The map's data for ``map.js``, column by column and with each parent once: a tenth of
-    the rows' size, which matters with tens of thousands of IRIS."""
+    """What the page gives ``map.js`` to draw a state: the classes of the choropleth (the tiles
+    carry each territory's value and status; ranks and parents come after the map is drawn,
+    from ``details``) and, for a crossing, every territory's cell, column by column."""
     if view is None:
         return None
-    out: dict[str, Any] = {"mode": view["mode"], "choropleth": None, "crossing": None}
-    c = view["choropleth"]
-    parents: dict[str, Any] = {}
-    for item in c["results"]:
-        p = item["parent"]
-        if p is not None and p["code"] not in parents:
-            parents[p["code"]] = {k: short_number(p[k]) for k in ("level", "name", "value", "status")}
-    out["choropleth"] = {
-        **{k: v for k, v in c.items() if k != "results"}, "parents": parents,
-        "columns": {
-            "code": [i["code"] for i in c["results"]], "name": [i["name"] for i in c["results"]],
-            "value": [short_number(i["value"]) for i in c["results"]],
-            "status": [i["status"] for i in c["results"]],
-            "class": [i["class"] for i in c["results"]], "rank": [i["rank"] for i in c["results"]],
-            "parent": [i["parent"]["code"] if i["parent"] else None for i in c["results"]]}}
+    out: dict[str, Any] = {"mode": view["mode"], "crossing": None, "choropleth": {
+        k: v for k, v in view["choropleth"].items() if k != "results"}}
     x = view["crossing"]
     if x is not None:
         out["crossing"] = {
@@ -231,6 +221,33 @@ def compact(view: dict[str, Any] | None) -> dict[str, Any] | None:
             "columns": {key: [short_number(i[key]) for i in x["results"]]
                         for key in ("code", "name", "x", "y", "status_x", "status_y", "cell")}}
     return out
+
+
+def details(view: dict[str, Any]) -> dict[str, Any]:
+    """Each territory's name, rank and parent for the map's tooltips, column by column and
+    with each parent once: a tenth of the rows' size, which matters with tens of thousands
+    of IRIS."""
+    c = view["choropleth"]
+    parents: dict[str, Any] = {}
+    for item in c["results"]:
+        p = item["parent"]
+        if p is not None and p["code"] not in parents:
+            parents[p["code"]] = {k: short_number(p[k]) for k in ("level", "name", "value", "status")}
+    results = c["results"]
+    return {"level": c["level"], "vintage": c["vintage"], "ranked": c["ranked"],
+            "parents": parents, "columns": {
+                "code": [i["code"] for i in results], "name": [i["name"] for i in results],
+                "rank": [i["rank"] for i in results],
+                "parent": [i["parent"]["code"] if i["parent"] else None for i in results]}}
+
+
+def details_url(state: dict[str, Any] | None) -> str | None:
+    """Where ``map.js`` fetches the tooltips' ranks and parents of a state's choropleth."""
+    if state is None:
+        return None
+    fields = form_from_state({**state, "indicator2": None, "center": None, "zoom": None,
+                              "selected": None, "points": None, "proportional": False})
+    return "/observatoire/details?" + urlencode({k: v for k, v in fields.items() if v})
 
 
 def _bounds(settings: Settings, vintage: int | None, level: str) -> list[float] | None:
@@ -242,8 +259,38 @@ def _bounds(settings: Settings, vintage: int | None, level: str) -> list[float] 
         return None
 
 
+def table_page(params: Mapping[str, str]) -> int:
+    """The page of the table of values asked for (``page=``, from 1)."""
+    text = (params.get("page") or "").strip()
+    page = _int("page", text) if text else 1
+    if page is None or page < 1:
+        raise InvalidInput(f"page must be a whole number from 1, not {text!r}")
+    return page
+
+
+def _pager(view: dict[str, Any] | None, page: int, size: int, link: str, form: dict[str, str]
+           ) -> dict[str, Any] | None:
+    """Where the table of values is, and the links to its other pages (``link``: the page's
+    own address, its state in ``form`` when it has none of its own)."""
+    if view is None or view["crossing"] is not None:
+        return None
+    total = view["choropleth"]["total_count"]
+    pages = max(1, -(-total // size))
+    page = min(page, pages)
+    fields = {k: v for k, v in form.items() if v} if link == "/observatoire" else {}
+
+    def href(n: int) -> str:
+        return f"{link}?{urlencode({**fields, 'page': n})}"
+
+    first = (page - 1) * size + 1 if total else 0
+    return {"page": page, "pages": pages, "total": total, "first": first,
+            "last": min(total, page * size),
+            "previous": href(page - 1) if page > 1 else None,
+            "next": href(page + 1) if page < pages else None}
+
+
 def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dict[str, str],
-                 *, scenario: Any = None) -> tuple[dict[str, Any], int]:
+                 *, scenario: Any = None, page: int = 1) -> tuple[dict[str, Any], int]:
     """Everything the map page and its panel need; the status is 400 for a refused state."""
     levels, default_level, default_vintage = _default_level(session, settings)
     indicators = indicators_api.visible_indicators(session, viewer)
@@ -251,7 +298,12 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
     if indicators and levels:
         try:
             state = state_from_form(session, viewer, form, default_level)
-            view = map_view(session, settings, viewer, state)
+            size = settings.table_rows
+            view = map_view(session, settings, viewer, state, offset=(page - 1) * size)
+            if not view["choropleth"]["results"] and page > 1:  # beyond the last page: the last
+                last = max(1, -(-view["choropleth"]["total_count"] // size))
+                view = map_view(session, settings, viewer, state, offset=(last - 1) * size)
+                page = last
         except MutuelleError as exc:
             error, status = exc.message, exc.status_code if exc.status_code < 500 else 400
     vintage = view["choropleth"]["vintage"] if view else default_vintage
@@ -274,9 +326,12 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
         or next((i for i in indicators if i.id == form["indicator"]), None)
     counts = shown is not None and shown.aggregation == "sum"
     symbols = None
-    if counts and form["proportional"] and view is not None:
+    if counts and shown is not None and form["proportional"] and view is not None and state:
         try:
-            symbols = proportional_symbols(settings, view)
+            c = view["choropleth"]
+            symbols = proportional_symbols(settings, indicators_api.level_values(
+                session, settings, shown, level=c["level"], vintage=c["vintage"],
+                within=next(iter(state["filters"].items())) if state["filters"] else None))
         except (MutuelleError, duckdb.Error):  # the map stays usable without the circles
             log.exception("proportional symbols failed")
     config = {
@@ -293,10 +348,13 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
         "methods": classification.METHODS, "palettes": scenario_service.palettes(),
         "class_range": range(classification.MIN_CLASSES, classification.MAX_CLASSES + 1),
         "config": _json_script(config),
-        "data": _json_script({**(compact(view) or {}), "state": state, "symbols": symbols}),
+        "data": _json_script({**(compact(view) or {}), "state": state, "symbols": symbols,
+                              "details_url": details_url(state) if view else None}),
         "point_layers": layers, "points_chosen": set(chosen), "counts": counts, "symbols": symbols,
         "sum_indicators": {i.id for i in indicators if i.aggregation == "sum"},
-        "table_rows": TABLE_ROWS, "scenario": scenario,
+        "table_rows": settings.table_rows, "scenario": scenario,
+        "pager": _pager(view, page, settings.table_rows, f"/s/{scenario.id}" if scenario is not None else
+                        "/observatoire", form),
         "state_json": json.dumps(state, ensure_ascii=False) if state else "",
     }, status
 
@@ -308,7 +366,8 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
 def map_page(request: Request, session: SessionDep, settings: SettingsDep,
              viewer: ViewerDep) -> Response:
     context, status = _map_context(session, settings, viewer,
-                                   form_from_query(request.query_params))
+                                   form_from_query(request.query_params),
+                                   page=table_page(request.query_params))
     return render(request, "observatory/map.html", context, status=status)
 
 
@@ -317,8 +376,22 @@ def map_panel(request: Request, session: SessionDep, settings: SettingsDep,
               viewer: ViewerDep) -> Response:
     """The legend, tables and data of one state: what ``map.js`` swaps in as the form changes."""
     context, status = _map_context(session, settings, viewer,
-                                   form_from_query(request.query_params))
+                                   form_from_query(request.query_params),
+                                   page=table_page(request.query_params))
     return render(request, "observatory/_panel.html", context, status=status)
+
+
+@router.get("/observatoire/details")
+def map_details(request: Request, session: SessionDep, settings: SettingsDep,
+                viewer: ViewerDep) -> Response:
+    """Each territory's name, rank and parent for a state's tooltips (JSON), which ``map.js``
+    fetches once the map is drawn. A refused state is a 400 naming the field."""
+    form = form_from_query(request.query_params)
+    _levels, default_level, _vintage = _default_level(session, settings)
+    state = state_from_form(session, viewer, form, default_level)
+    view = map_view(session, settings, viewer, {**state, "indicator2": None}, rows=None)
+    body = json.dumps(details(view), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(body, media_type="application/json")
 
 
 # --- scenarios ------------------------------------------------------------------------------
@@ -366,8 +439,8 @@ def scenario_page(scenario_id: str, request: Request, session: SessionDep, setti
     scenario = _scenario_or_missing(request, session, viewer, scenario_id)
     if isinstance(scenario, Response):
         return scenario
-    context, status = _map_context(session, settings, viewer,
-                                   form_from_state(scenario.state), scenario=scenario)
+    context, status = _map_context(session, settings, viewer, form_from_state(scenario.state),
+                                   scenario=scenario, page=table_page(request.query_params))
     link = f"{base_url(request, settings)}/s/{scenario.id}"
     context.update({"permalink": link, "embed_html": scenario_service.embed_snippet(
         f"{link}/embed", scenario.title), "saved": request.query_params.get("saved") == "1",

@@ -68,6 +68,12 @@ def test_an_internal_indicator_is_hidden_from_anonymous_visitors(
         assert demo_public_api.get("/api/indicators/menages").status_code == 404
         assert "menages" not in {i["id"] for i in demo_public_api.get("/api/indicators").json()["results"]}
         assert demo_api.get("/api/indicators/menages").status_code == 200
+        # nor through the map's pages: the panel, the tooltips' details
+        for path in ("/observatoire/details?indicator=menages&level=commune",
+                     "/observatoire/panneau?indicator=menages&level=commune"):
+            hidden = demo_public_api.get(path)
+            assert hidden.status_code == 400 and "Ménages fiscaux" not in hidden.text, path
+            assert demo_api.get(path).status_code == 200, path
     finally:
         with sessions(settings)() as session:
             session.execute(update(Indicator).where(Indicator.id == "menages").values(access="public"))

@@ -38,9 +38,13 @@ def demo_app(home: Path) -> FastAPI:
 
 
 @pytest.fixture
-def app(demo_app: FastAPI) -> FastAPI:
-    """``live_server`` serves the demo portal."""
-    return demo_app
+def app(demo_app: FastAPI, home: Path, request: pytest.FixtureRequest) -> FastAPI:
+    """``live_server`` serves the demo portal; parametrized (indirect): with that many rows
+    per page of the table of values."""
+    rows = getattr(request, "param", None)
+    if rows is None:
+        return demo_app
+    return create_app(Settings(home=home, duckdb_memory_limit="512MB", table_rows=rows))
 
 
 def _hex(color: dict[str, float]) -> str:
@@ -117,7 +121,9 @@ def test_an_analyst_maps_an_indicator_then_changes_level_and_classification(
     assert "Seuils naturels (Jenks)" in page.locator(".obs-legend").inner_text()
     assert re.search(r"method=jenks.*classes=4|classes=4.*method=jenks", page.url)
 
-    # the tooltip gives the value, the rank and the comparison with the parent
+    # the tooltip gives the value, the rank and the comparison with the parent (ranks and
+    # parents arrive once the map is drawn)
+    page.wait_for_selector("[data-observatory][data-details='1']", timeout=30_000)
     box = page.locator("#map").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     popup = page.locator(".obs-popup")
@@ -341,3 +347,29 @@ def test_points_layers_and_proportional_symbols_are_drawn_over_the_map(
     wait_drawn(page)
     assert not page.get_by_label("Symboles proportionnels").is_visible()
     assert page.evaluate("!window.observatory.map.getLayer('symbols')")
+
+
+@pytest.mark.parametrize("app", [100], indirect=True)
+def test_the_table_of_values_turns_its_pages_without_drawing_the_map_again(
+        live_server: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(live_server + f"/observatoire?indicator={RATE}&level=iris")
+    wait_drawn(page)
+    rows = page.locator(".obs-table tbody tr")
+    assert rows.count() == 100
+    first = rows.first.get_attribute("data-code")
+    page.evaluate("window.__same_page = true")
+    page.get_by_role("link", name="Page suivante →").click()
+    page.wait_for_function(f"document.querySelector('.obs-table tbody tr').dataset.code !== '{first}'")
+    assert "page=2" in page.url and "Territoires 101 à 200 sur 267" in page.locator(".obs-table").inner_text()
+    assert page.evaluate("window.__same_page === true"), "the page was not reloaded"
+    assert page.get_by_role("link", name="← Page précédente").is_visible()
+    # the address keeps the page: reloading it shows the same rows
+    second = rows.first.get_attribute("data-code")
+    page.reload()
+    wait_drawn(page)
+    assert rows.first.get_attribute("data-code") == second
+    # another view starts again at the first page
+    page.get_by_label("Nombre de classes").select_option("4")
+    wait_drawn(page)
+    assert "page=" not in page.url
+    assert rows.first.get_attribute("data-code") == first

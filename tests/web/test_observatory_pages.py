@@ -117,18 +117,104 @@ def test_the_map_page_shows_the_chosen_classification(demo_api: TestClient) -> N
     assert len(re.findall(r'<tr data-code="96\d{3}">', page.text)) == 8
 
 
+def details_of(client: TestClient, html: str) -> dict:  # type: ignore[type-arg]
+    """The tooltips' details map.js fetches for the state of a page."""
+    url = embedded(html, "map-data")["details_url"]  # type: ignore[index]
+    response = client.get(url)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def published(client: TestClient, indicator: str, level: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    """code -> the API's value row."""
+    rows = client.get(f"/api/indicators/{indicator}/values", params={"level": level}).json()["results"]
+    return {row["code"]: row for row in rows}
+
+
 def test_secret_cells_are_shown_as_secret_never_as_a_number(demo_api: TestClient) -> None:
     page = demo_api.get("/observatoire", params={"indicator": RATE, "level": "iris"})
-    columns = embedded(page.text, "map-data")["choropleth"]["columns"]  # type: ignore[index]
-    assert "numerator" not in columns and "denominator" not in columns
-    secret = [i for i, status in enumerate(columns["status"]) if status == "secret"]
+    # the page's data holds classes, not territories; the tooltips' details hold no values
+    assert "columns" not in embedded(page.text, "map-data")["choropleth"]  # type: ignore[index]
+    details = details_of(demo_api, page.text)
+    assert set(details["columns"]) == {"code", "name", "rank", "parent"}
+    rank = dict(zip(details["columns"]["code"], details["columns"]["rank"], strict=True))
+    values = published(demo_api, RATE, "iris")
+    secret = [code for code, row in values.items() if row["status"] == "secret"]
     assert secret
-    for i in secret:
-        assert columns["value"][i] is None and columns["class"][i] is None
-        assert columns["rank"][i] is None
-        row = page.text.split(f'<tr data-code="{columns["code"][i]}">')[1].split("</tr>")[0]
+    for code in secret:
+        assert rank[code] is None
+        row = page.text.split(f'<tr data-code="{code}">')[1].split("</tr>")[0]
         assert '<span class="status-secret">secret</span>' in row
         assert not re.search(r'<td class="num">\s*\d', row.split("</td>", 2)[1])
+
+
+def test_the_tooltips_details_rank_every_territory_and_name_its_parent(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire", params={"indicator": RATE, "level": "iris"})
+    details = details_of(demo_api, page.text)
+    columns = details["columns"]
+    values = published(demo_api, RATE, "iris")
+    assert set(columns["code"]) == set(values)  # every IRIS, not only the table's rows
+    ok = {code: row["value"] for code, row in values.items() if row["status"] == "ok"}
+    assert details["ranked"] == len(ok)
+    for code, rank in zip(columns["code"], columns["rank"], strict=True):
+        if code in ok:
+            assert rank == 1 + sum(1 for v in ok.values() if v > ok[code])
+    communes = published(demo_api, RATE, "commune")
+    for code, parent in zip(columns["code"], columns["parent"], strict=True):
+        assert parent == code[:5]
+        assert details["parents"][parent]["name"] == communes[parent]["name"]
+        assert details["parents"][parent]["value"] == pytest.approx(communes[parent]["value"], rel=1e-5)
+    # a bad state is refused with the field named
+    for params, field in (({"indicator": RATE, "classes": "x"}, "classes"),
+                          ({"indicator": "nope"}, "indicator")):
+        bad = demo_api.get("/observatoire/details", params=params)
+        assert bad.status_code == 400 and field in bad.text, bad.text
+
+
+def table_codes(html: str) -> list[str]:
+    table = html.split('data-part="table"', 1)[1].split("</section>", 1)[0]
+    return re.findall(r'<tr data-code="([^"]+)">', table)
+
+
+def test_the_table_of_values_is_read_page_by_page(demo_home: Path) -> None:
+    app = create_app(Settings(home=demo_home, duckdb_memory_limit="512MB", table_rows=100))
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
+        params = {"indicator": RATE, "level": "iris"}
+        everything = published(client, RATE, "iris")
+        names = {code: row["name"] for code, row in everything.items()}
+        seen: list[str] = []
+        url = "/observatoire?" + "&".join(f"{k}={v}" for k, v in params.items())
+        for number, size in ((1, 100), (2, 100), (3, 67)):
+            page = client.get(url)
+            assert page.status_code == 200
+            codes = table_codes(page.text)
+            assert len(codes) == size
+            text = main_text(page.text)
+            assert f"Territoires {(number - 1) * 100 + 1} à {(number - 1) * 100 + size} sur 267" in text
+            assert f"page {number} sur 3" in text
+            seen += codes
+            links = {rel: html_lib.unescape(href) for href, rel in
+                     re.findall(r'<a href="([^"]+)" data-page="\d+" rel="(prev|next)"', page.text)}
+            assert ("prev" in links) == (number > 1) and ("next" in links) == (number < 3)
+            if number < 3:
+                assert f"page={number + 1}" in links["next"] and f"indicator={RATE}" in links["next"]
+                url = links["next"]
+        # every territory once, by name
+        assert sorted(seen) == sorted(everything)
+        assert [names[c] for c in seen] == sorted(names[c] for c in seen)
+        # the panel gives the same page; beyond the last page, the last one
+        panel = client.get("/observatoire/panneau", params={**params, "page": 2})
+        assert table_codes(panel.text) == seen[100:200]
+        assert table_codes(client.get("/observatoire", params={**params, "page": 99}).text) == seen[200:]
+        # a wrong page is a 400 naming it
+        for wrong in ("0", "x", "-1"):
+            bad = client.get("/observatoire", params={**params, "page": wrong})
+            assert bad.status_code == 400 and "page" in bad.text
+        # a scenario's pages stay on the scenario's address
+        sid = save(client, "Pages")
+        scenario = client.get(f"/s/{sid}")
+        assert f'href="/s/{sid}?page=2"' in scenario.text
+        assert table_codes(client.get(f"/s/{sid}?page=2").text) == seen[100:200]
 
 
 def test_manual_breaks_are_used_for_the_manual_method_only(demo_api: TestClient) -> None:
@@ -180,8 +266,9 @@ def test_the_panel_is_the_legend_the_crossing_and_the_table_of_one_state(demo_ap
 
 def test_the_map_is_limited_to_one_commune(demo_api: TestClient) -> None:
     page = demo_api.get("/observatoire", params={"indicator": RATE, "within": "commune:96012"})
-    codes = embedded(page.text, "map-data")["choropleth"]["columns"]["code"]  # type: ignore[index]
+    codes = embedded(page.text, "map-data")["choropleth"]["inside"]  # type: ignore[index]
     assert codes and all(c.startswith("96012") for c in codes)
+    assert set(details_of(demo_api, page.text)["columns"]["code"]) == set(codes)
     assert 'value="commune:96012" selected' in page.text
 
 
@@ -388,9 +475,9 @@ def test_proportional_symbols_sit_at_centroids_and_leave_secret_values_out(demo_
     assert re.search(r'<input type="checkbox" id="proportional"[^>]* checked>', page.text)
     data = embedded(page.text, "map-data")
     assert isinstance(data, dict)
-    columns = data["choropleth"]["columns"]
-    status = dict(zip(columns["code"], columns["status"], strict=True))
-    value = dict(zip(columns["code"], columns["value"], strict=True))
+    rows = published(demo_api, COUNT, "iris")
+    status = {code: row["status"] for code, row in rows.items()}
+    value = {code: row["value"] for code, row in rows.items()}
     secret = {code for code, s in status.items() if s == "secret"}
     assert secret, "the demo has secret IRIS for this count"
     features = data["symbols"]["geojson"]["features"]

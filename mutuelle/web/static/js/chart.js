@@ -1,13 +1,35 @@
-// Charts as Vega-Lite specs rendered by vega-embed (loaded as classic scripts before the
-// modules): the scatter plot of two crossed indicators, linked to the map, and the small bar
-// charts of a territory's portrait. Each chart has a table beside it in the page.
+// Charts as Vega-Lite specs rendered by vega-embed: the scatter plot of two crossed
+// indicators, linked to the map, and the small bar charts of a territory's portrait. Each
+// chart has a table beside it in the page. Vega (800 kB of scripts) is loaded the first time
+// a chart is drawn, so that the map page does not wait for it before drawing the map.
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 const INK = "#1d2433";
 const SVG_POINTS_MAX = 3000;
 
-function embed() {
-  return window.vegaEmbed;
+const VEGA_SCRIPTS = ["/static/vendor/vega/vega.min.js", "/static/vendor/vega/vega-lite.min.js",
+  "/static/vendor/vega/vega-embed.min.js"];
+let vegaLoading = null;
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.async = false;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`could not load ${src}`));
+    document.head.append(script);
+  });
+}
+
+// vega-embed, loaded once (in order: vega, vega-lite, vega-embed); null when it cannot be.
+async function embed() {
+  if (window.vegaEmbed) return window.vegaEmbed;
+  vegaLoading ??= (async () => {
+    for (const src of VEGA_SCRIPTS) await loadScript(src);
+    return window.vegaEmbed;
+  })().catch((error) => { console.error(error); vegaLoading = null; return null; });
+  return vegaLoading;
 }
 
 function axisTitle(indicator) {
@@ -28,7 +50,7 @@ function formatLocale(lang) {
 
 /** The scatter plot of a crossing; returns {view, highlight(code)} or null without vega. */
 export async function renderScatter(el, crossing, { messages = {}, lang = "fr", onSelect } = {}) {
-  const vegaEmbed = embed();
+  const vegaEmbed = await embed();
   if (!vegaEmbed) return null;
   const values = crossing.results
     .filter((d) => d.x !== null && d.y !== null)
@@ -86,7 +108,7 @@ export async function renderScatter(el, crossing, { messages = {}, lang = "fr", 
 
 /** A small horizontal bar chart: a territory, its parent and the whole territory. */
 export async function renderBars(el, rows, { unit = "", lang = "fr", title = "" } = {}) {
-  const vegaEmbed = embed();
+  const vegaEmbed = await embed();
   if (!vegaEmbed) return null;
   const values = rows.filter((r) => r.value !== null);
   const spec = {

@@ -21,6 +21,12 @@ const PLAIN_STYLE = {
   layers: [{ id: "background", type: "background", paint: { "background-color": BACKGROUND } }],
 };
 const PARTS = ["legend", "crossing", "table"];
+// Outlines are drawn from the zoom where they separate territories rather than blacken the
+// map (an IRIS is a few pixels wide below zoom 8): below it, the browser neither builds nor
+// draws them (their tiles are not even fetched for the parents' outlines), which halves the
+// work of drawing France's 48,000 IRIS.
+const OUTLINES_MINZOOM = { iris: 8, qpv: 8, commune: 6 };
+const PARENT_LINES_MINZOOM = 7;
 const SYMBOL_FILL = "rgba(179, 92, 0, 0.55)";
 const SYMBOL_LINE = "#6b3700";
 
@@ -86,6 +92,8 @@ function* rings(geometry) {
 }
 
 function start(rootEl) {
+  // Marks for bench/maps.py: script started, style loaded, choropleth drawn.
+  performance.mark("observatory:start");
   const config = readJSON("map-config");
   const messages = readJSON("obs-messages") || {};
   const lang = messages.lang || document.documentElement.lang || "fr";
@@ -100,6 +108,8 @@ function start(rootEl) {
   let indicator = config.state?.indicator || null;
   let byCode = new Map();
   let selected = config.state?.selected || null;
+  // The page of the table of values: kept while the view is the same, back to 1 when it changes.
+  let tablePage = Number(new URLSearchParams(window.location.search).get("page")) || 1;
   let scatter = null;
   let request = 0;
 
@@ -173,13 +183,13 @@ function start(rootEl) {
     map.addLayer({ id: "territory-secret", type: "fill", source: "territories", "source-layer": level,
       filter: ["==", ["get", "code"], ""], paint: { "fill-pattern": "hatch" } });
     map.addLayer({ id: "territory-line", type: "line", source: "territories", "source-layer": level,
-      paint: { "line-color": "#4f5a6b", "line-opacity": 0.55,
+      minzoom: OUTLINES_MINZOOM[level] ?? 0, paint: { "line-color": "#4f5a6b", "line-opacity": 0.55,
         "line-width": ["interpolate", ["linear"], ["zoom"], 8, 0.3, 13, 1] } });
     const parentLevel = level === "iris" || level === "qpv" ? config.parent_level : null;
     if (parentLevel) {
       map.addSource("parents", { type: "vector", tiles: [tileURL(parentLevel)], minzoom: 0, maxzoom: 14 });
       map.addLayer({ id: "parent-line", type: "line", source: "parents", "source-layer": parentLevel,
-        paint: { "line-color": "#1d2433", "line-width": ["interpolate", ["linear"], ["zoom"], 8, 1, 13, 2.2] } });
+        minzoom: PARENT_LINES_MINZOOM, paint: { "line-color": "#1d2433", "line-width": ["interpolate", ["linear"], ["zoom"], 8, 1, 13, 2.2] } });
     }
     map.addLayer({ id: "territory-hover", type: "line", source: "territories", "source-layer": level,
       filter: ["==", ["get", "code"], ""], paint: { "line-color": "#1d2433", "line-width": 2 } });
@@ -330,21 +340,15 @@ function start(rootEl) {
       secretFilter = ["in", ["get", "code"], ["literal", secret]];
     } else if (data?.choropleth) {
       const v = data.choropleth;
-      if (v.columns) {
-        for (const item of rows(v)) {
-          item.parent = item.parent === null ? null : v.parents[item.parent];
-          byCode.set(item.code, item);
-        }
-      }
       const status = ["get", "status"];
       fillColor = ["case",
         ["all", ["==", status, "ok"], ["has", "value"]], v.colors.length ? stepColor(v) : NO_DATA_FILL,
         ["==", status, "secret"], SECRET_FILL,
         NO_DATA_FILL];
       secretFilter = ["==", status, "secret"];
-      if (v.within) {
+      if (v.within && v.inside) {
         // Limited to some territories: the others are left uncoloured.
-        const inside = ["in", ["get", "code"], ["literal", [...byCode.keys()]]];
+        const inside = ["in", ["get", "code"], ["literal", v.inside]];
         fillColor = ["case", inside, fillColor, OUTSIDE_FILL];
         secretFilter = ["all", inside, secretFilter];
       }
@@ -352,6 +356,30 @@ function start(rootEl) {
     map.setPaintProperty("territory-fill", "fill-color", fillColor);
     map.setFilter("territory-secret", secretFilter);
     rootEl.classList.toggle("is-bivariate", Boolean(data?.crossing));
+  }
+
+  // Ranks and parents for the tooltips of a simple choropleth: fetched once the map is drawn,
+  // so that tens of thousands of IRIS do not delay it (the tiles carry names and values).
+  let details = 0;
+  async function loadDetails() {
+    const mine = ++details;
+    rootEl.dataset.details = "";
+    if (!data?.choropleth || data.crossing || !data.details_url) return;
+    try {
+      const response = await fetch(data.details_url, { headers: { Accept: "application/json" } });
+      if (!response.ok || mine !== details) return;
+      const found = await response.json();
+      if (mine !== details) return;
+      const fresh = new Map();
+      for (const item of rows(found)) {
+        item.parent = item.parent === null ? null : found.parents[item.parent];
+        fresh.set(item.code, item);
+      }
+      byCode = fresh;
+      rootEl.dataset.details = "1";
+    } catch (error) {
+      console.error(error);
+    }
   }
 
   function drawScatter() {
@@ -547,6 +575,7 @@ function start(rootEl) {
     }
     if (points.length) params.set("points", points.join(","));
     if (params.get("method") !== "manual") params.delete("breaks");
+    if (tablePage > 1) params.set("page", tablePage);
     return params;
   }
 
@@ -611,6 +640,8 @@ function start(rootEl) {
       // The choropleth is drawn: the map is ready; the names follow (placing them reads
       // every rendered feature, seconds with tens of thousands of IRIS).
       rootEl.dataset.ready = "1";
+      performance.mark("observatory:drawn");
+      loadDetails();
       setTimeout(placeLabels, 0);
       const v = data?.crossing || data?.choropleth;
       if (v) {
@@ -626,6 +657,7 @@ function start(rootEl) {
   function init() {
     if (started) return;
     started = true;
+    performance.mark("observatory:style-loaded");
     if (!map.hasImage("hatch")) map.addImage("hatch", hatchImage(), { pixelRatio: 1 });
     addLayers();
     paint();
@@ -668,6 +700,7 @@ function start(rootEl) {
     };
     showBreaks();
     form.addEventListener("change", (event) => {
+      tablePage = 1;
       if (event.target.name === "method") showBreaks();
       if (event.target.name === "indicator") showCounts();
       if (event.target.name === "points") syncPoints();
@@ -677,10 +710,20 @@ function start(rootEl) {
     });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
+      tablePage = 1;
       syncURL();
       update();
     });
   }
+  // The table's other pages, without drawing the map again (the links work without script).
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest?.("[data-part=table] a[data-page]");
+    if (!link || !form || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    tablePage = Number(link.dataset.page) || 1;
+    syncURL();
+    update().then(() => document.getElementById("table-title")?.scrollIntoView());
+  });
   const saveForm = document.getElementById("scenario-form");
   saveForm?.addEventListener("submit", () => {
     const live = liveState();
