@@ -38,6 +38,9 @@ HALF_WORLD = 20037508.342789244  # metres
 # whole-country views, g_z5 and g_z6 are geometry_low simplified once more at load, by one
 # tile unit of their zoom.
 _GEOMETRY_BY_ZOOM = ((5, "g_z5"), (6, "g_z6"), (8, "g_low"), (11, "g_mid"), (MAX_ZOOM, "g_full"))
+#: The zoom from which a level's tiles name their territories: below, a label would not fit
+#: and a tooltip takes the name from elsewhere; names are a sixth of France's IRIS tiles.
+NAMES_MIN_ZOOM = {"iris": 8, "qpv": 8, "commune": 6}
 
 Values = dict[str, tuple[float | None, str]]
 
@@ -336,6 +339,7 @@ def _make(con: duckdb.DuckDBPyConnection, loaded: _Loaded, level: str, z: int, f
         "xoff": 0.5 - frame.west * frame.scale, "yoff": 0.5 + frame.north * frame.scale,
         "layer": level}
     props, join = "", ""
+    names = ", 'name': name" if z >= NAMES_MIN_ZOOM.get(level, 0) else ""
     if values is not None:
         # Territories without a value are "no data", never left out.
         props = ", 'value': v.value, 'status': coalesce(v.status, 'no_data')"
@@ -354,7 +358,7 @@ def _make(con: duckdb.DuckDBPyConnection, loaded: _Loaded, level: str, z: int, f
             FROM near
         )
         SELECT count(*), ST_AsMVT({{'geometry': ST_Affine(g, $scale, 0, 0, -$scale, $xoff, $yoff),
-                                   'code': code, 'name': name{props}}}, $layer, {EXTENT}, 'geometry')
+                                   'code': code{names}{props}}}, $layer, {EXTENT}, 'geometry')
         FROM clipped {join}
         WHERE g IS NOT NULL AND NOT ST_IsEmpty(g)
     """

@@ -196,6 +196,17 @@ def test_features_carry_code_and_name_only_without_values(lyon: Settings) -> Non
     assert all(f["type"] == "Polygon" for f in features)
 
 
+def test_small_territories_are_named_from_the_zoom_where_a_label_fits(lyon: Settings) -> None:
+    # IRIS tiles carry no names below zoom 8 (a sixth of their bytes at country zooms)
+    for z, named in ((5, False), (7, False), (8, True), (10, True)):
+        features = decode(tiles.tile(lyon, VINTAGE, "iris", *tile_of(*CROIX_ROUSSE, z)))["iris"]
+        assert features and all("code" in f["properties"] for f in features)
+        assert all(("name" in f["properties"]) == named for f in features), z
+        values = decode(tiles.tile(lyon, VINTAGE, "iris", *tile_of(*CROIX_ROUSSE, z),
+                                   values={f["properties"]["code"]: (1.0, "ok") for f in features}))
+        assert all(f["properties"]["status"] == "ok" for f in values["iris"])
+
+
 def test_geometries_are_in_tile_units_with_clockwise_outer_rings(lyon: Settings) -> None:
     features = decode(tiles.tile(lyon, VINTAGE, "iris", *tile_of(*CROIX_ROUSSE, 12)))["iris"]
     points = [p for f in features for ring in f["rings"] for p in ring]

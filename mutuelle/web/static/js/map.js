@@ -397,6 +397,7 @@ function start(rootEl) {
     const boxes = new Map();
     for (const feature of map.queryRenderedFeatures({ layers: ["territory-fill"] })) {
       const code = feature.properties.code;
+      if (!feature.properties.name) continue;   // tiles of small territories at low zooms
       let box = boxes.get(code);
       if (!box) {
         box = { code, name: feature.properties.name, w: Infinity, s: Infinity, e: -Infinity, n: -Infinity };
@@ -453,7 +454,7 @@ function start(rootEl) {
     const view = data?.choropleth;
     if (!data?.crossing && view && properties.status && (!view.within || item)) {
       const value = properties.status === "ok" && properties.value !== undefined ? Number(properties.value) : null;
-      item = { parent: null, rank: null, ...item, code, name: properties.name ?? item?.name,
+      item = { parent: null, rank: null, ...item, code, name: properties.name ?? item?.name ?? code,
         status: properties.status, value, class: classOf(view, value) };
     }
     if (!item) return `<p>${escapeHTML(messages.outside || "")}</p>`;
