@@ -9,11 +9,11 @@ unions of IRIS. Both are written as GeoPackages and imported through
 ``mutuelle.geo.referential.import_territories`` (the same path as ``mutuelle geo import``),
 with a SYNTHETIC unemployment-rate indicator over every IRIS.
 
-Then: tiles at zooms 6, 10 and 13 in process (``tile()``) and over HTTP (``mutuelle serve``;
-while the app does not include the tile router, this script's ``--serve``, which adds it),
+Then: tiles at zooms 6, 10 and 13 in process (``tile()``) and over HTTP (``mutuelle serve``),
 cold (first request of a tile) and warm (repeats); and in headless Chromium (SwiftShader
 WebGL), the time from navigation start to MapLibre's first ``idle`` with the whole-France
-IRIS choropleth drawn, on a standalone page and on the observatory's map page.
+IRIS choropleth drawn, on a standalone page and on the observatory's map page (the latter
+first on a fresh server, so that the indicator's values and the tiles are computed for it).
 
     uv run --group bench python bench/maps.py [--iris 48000] [--tiles 40] [--skip-browser]
 """
@@ -440,19 +440,18 @@ def _get(base: str, path: str, timeout: float = 120) -> tuple[int, bytes, float]
 
 
 class Server:
-    """``mutuelle serve`` (or, until the app includes the tile router, this script's ``--serve``
-    which adds it) in its own process group, stopped by ``stop()``."""
+    """``mutuelle serve`` on a free port, in its own process group, stopped by ``stop()``."""
 
-    def __init__(self, home: Path, *, wired: bool) -> None:
+    def __init__(self, home: Path, *, warm_up: bool = True) -> None:
+        self.home = home
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "MUTUELLE_HOME": str(home), "MUTUELLE_LOG_LEVEL": "WARNING"}
-        if wired:
-            cmd = [str(Path(sys.executable).parent / "mutuelle"), "serve", "--host", "127.0.0.1",
-                   "--port", str(self.port)]
-        else:
-            cmd = [sys.executable, __file__, "--serve", str(self.port)]
-        self.log = OUT / f"server-{'serve' if wired else 'bench'}.log"
+        self.started = time.monotonic()
+        env = {**os.environ, "MUTUELLE_HOME": str(home), "MUTUELLE_LOG_LEVEL": "INFO"}
+        env.pop("MUTUELLE_WARM_UP", None)
+        cmd = [str(Path(sys.executable).parent / "mutuelle"), "serve", "--host", "127.0.0.1",
+               "--port", str(self.port), "--warm-up" if warm_up else "--no-warm-up"]
+        self.log = OUT / "server-serve.log"
         with open(self.log, "wb") as handle:
             self.proc = subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -469,6 +468,15 @@ class Server:
         self.stop()
         raise SystemExit(f"the server did not answer in 120 s: see {self.log}")
 
+    def warmed_up(self, timeout: float = 600) -> float:
+        """Wait for the end of the warm-up; seconds since the server was started."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b"warm_up " in self.log.read_bytes():
+                return time.monotonic() - self.started
+            time.sleep(0.2)
+        raise SystemExit(f"no end of warm-up in {timeout} s: see {self.log}")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, 15)
@@ -476,28 +484,6 @@ class Server:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, 9)
-
-
-def serve(port: int) -> None:
-    """The app with the tile router (and the observatory pages and API) included if missing."""
-    import uvicorn
-
-    from mutuelle.api import tiles as tiles_api
-    from mutuelle.app import create_app
-
-    app = create_app()
-    paths = {getattr(r, "path", "") for r in app.routes}
-    if "/tiles/{level}.json" not in paths:
-        app.include_router(tiles_api.router)
-    if "/api/indicators/{indicator_id}/values" not in paths:
-        from mutuelle.api import indicators as indicators_api
-
-        app.include_router(indicators_api.router)
-    if "/observatoire" not in paths:
-        from mutuelle.web import observatory_pages
-
-        observatory_pages.install(app)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def over_http(server: Server, places: dict[int, list[tuple[int, int, int]]], indicator: str | None,
@@ -609,7 +595,22 @@ def in_browser(server: Server, indicator: str | None, runs: int) -> dict[str, An
                       f"{facts['cpu_browser_s']:.1f} s, server {facts['cpu_server_s']:.1f} s; "
                       f"load average {os.getloadavg()[0]:.1f})")
             if indicator:
+                print("  observatory map page, on this server (warm):")
                 results["observatory_page"] = _observatory_page(browser, server, indicator, runs)
+                for warm_up in (False, True):
+                    fresh = Server(server.home, warm_up=warm_up)
+                    try:
+                        if warm_up:
+                            waited = fresh.warmed_up()
+                            print(f"  observatory map page, first visit on a fresh server after "
+                                  f"its warm-up ({waited:.1f} s after start):")
+                        else:
+                            print("  observatory map page, first visit on a fresh server "
+                                  "without warm-up (values and contours computed for it):")
+                        key = "observatory_page_" + ("warmed_up" if warm_up else "cold")
+                        results[key] = _observatory_page(browser, fresh, indicator, 1, check=False)
+                    finally:
+                        fresh.stop()
         finally:
             browser.close()
     return results
@@ -666,13 +667,16 @@ def _standalone_run(browser: Any, server: Server, url: str, page_path: Path) -> 
     return facts
 
 
-def _observatory_page(browser: Any, server: Server, indicator: str, runs: int) -> list[dict[str, Any]]:
-    """The real map page (``/observatoire/carte``), timed until it marks itself ready."""
+def _observatory_page(browser: Any, server: Server, indicator: str, runs: int, *,
+                      check: bool = True) -> list[dict[str, Any]]:
+    """The real map page (``/observatoire/carte``), timed until it marks itself ready, with
+    the marks map.js leaves on the way (script started, style loaded)."""
     path = f"/observatoire/carte?indicator={indicator}&level=iris"
-    status = _get(server.base, path)[0]
-    if status != 200:
-        print(f"  observatory map page: HTTP {status} at {path}, not measured")
-        return []
+    if check:  # (not on a fresh server: it would compute what the first visit must)
+        status = _get(server.base, path)[0]
+        if status != 200:
+            print(f"  observatory map page: HTTP {status} at {path}, not measured")
+            return []
     out = []
     for run in range(runs):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -690,11 +694,17 @@ def _observatory_page(browser: Any, server: Server, indicator: str, runs: int) -
         try:
             page.goto(server.base + path)
             page.wait_for_function("window.__ready !== undefined", timeout=300_000)
-            facts = page.evaluate("""() => ({ready: window.__ready,
-                html: performance.getEntriesByType("navigation")[0].responseEnd})""")
+            facts = page.evaluate("""() => {
+                const nav = performance.getEntriesByType("navigation")[0];
+                const mark = (name) => performance.getEntriesByName(name)[0]?.startTime ?? null;
+                return {ready: window.__ready, html: nav.responseEnd, bytes: nav.encodedBodySize,
+                        script: mark("observatory:start"), style: mark("observatory:style-loaded")};
+            }""")
             facts["tiles"] = len(tiles)
-            print(f"  observatory map page, run {run + 1}: ready at {facts['ready']:.0f} ms "
-                  f"(HTML received at {facts['html']:.0f} ms, {facts['tiles']} tiles)")
+            print(f"    run {run + 1}: ready at {facts['ready']:.0f} ms (HTML of "
+                  f"{facts['bytes'] / 1e3:.0f} kB received at {facts['html']:.0f} ms, map.js "
+                  f"started {facts['script'] or 0:.0f} ms, style loaded {facts['style'] or 0:.0f} "
+                  f"ms, {facts['tiles']} tiles; load average {os.getloadavg()[0]:.1f})")
             out.append(facts)
         except Exception as exc:  # noqa: BLE001 - a page still being built is reported, not fatal
             print(f"  observatory map page, run {run + 1}: not ready ({type(exc).__name__}: "
@@ -717,10 +727,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=5, help="warm repeats per tile")
     parser.add_argument("--runs", type=int, default=3, help="browser runs")
     parser.add_argument("--skip-browser", action="store_true")
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        return serve(args.serve)
 
     from mutuelle.core.config import Settings
 
@@ -745,16 +752,9 @@ def main() -> None:
     report["in_process"] = in_process(home, places, indicator, args.warm)
 
     print(f"\n== tiles over HTTP (load average {os.getloadavg()[0]:.1f}) ==")
-    server = Server(home, wired=True)
+    server = Server(home, warm_up=False)
     try:
-        wired = _get(server.base, "/tiles/iris.json")[0] == 200
-        if not wired:
-            server.stop()
-            print("  `mutuelle serve` has no /tiles yet: served by `bench/maps.py --serve` "
-                  "(create_app() plus the tile router)")
-            server = Server(home, wired=False)
-        else:
-            print("  served by `mutuelle serve`")
+        print("  served by `mutuelle serve --no-warm-up` (cold means cold)")
         report["http"] = over_http(server, places, indicator, args.warm)
         if not args.skip_browser:
             print("\n== full-France IRIS choropleth in headless Chromium (SwiftShader WebGL) ==")
@@ -778,9 +778,13 @@ def _summary(report: dict[str, Any]) -> None:
         cold, warm = runs[0]["drawn"] / 1000, min(r["drawn"] for r in runs[1:] or runs) / 1000
         print(f"  choropleth drawn (standalone page), cold server cache {_verdict(cold, TARGETS['choropleth_s'])} s")
         print(f"  choropleth drawn (standalone page), warm server cache {_verdict(warm, TARGETS['choropleth_s'])} s")
-    pages = report.get("browser", {}).get("observatory_page", [])
-    if pages:
-        print(f"  observatory map page ready, best run {_verdict(min(p['ready'] for p in pages) / 1000, TARGETS['choropleth_s'])} s")
+    browser = report.get("browser", {})
+    for key, label in (("observatory_page", "warm server, best run"),
+                       ("observatory_page_warmed_up", "fresh server after warm-up"),
+                       ("observatory_page_cold", "fresh server, no warm-up")):
+        if browser.get(key):
+            best = min(p["ready"] for p in browser[key]) / 1000
+            print(f"  observatory map page ready, {label:<27} {_verdict(best, TARGETS['choropleth_s'])} s")
 
 
 if __name__ == "__main__":

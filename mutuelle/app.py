@@ -47,4 +47,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     pages.install(app)
     observatory_pages.install(app)
+    if settings.warm_up:
+        from mutuelle.observatory.warmup import start_warm_up
+
+        app.state.warm_up = start_warm_up(settings, app.state.sessions)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -62,10 +63,18 @@ def db_upgrade() -> None:
 
 @app.command()
 def serve(host: str | None = None, port: int | None = None,
-          workers: Annotated[int, typer.Option(help="worker processes")] = 1) -> None:
+          workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+          warm_up: Annotated[bool, typer.Option(
+              help="load the contours and compute the indicators in the background at start")] = True
+          ) -> None:
     """Serve the portal (API and pages)."""
     import uvicorn
 
+    # read by each worker's app; MUTUELLE_WARM_UP=0 in the environment keeps it off
+    if warm_up:
+        os.environ.setdefault("MUTUELLE_WARM_UP", "1")
+    else:
+        os.environ["MUTUELLE_WARM_UP"] = "0"
     settings = load_settings()
     host, port = host or settings.host, port or settings.port
     console.print(f"mutuelle is serving on [bold]http://{host}:{port}/[/] (data in {settings.home})")

@@ -54,6 +54,9 @@ class Settings:
     basemap_url: str = _setting("", "Optional base-map style URL for maps; empty: our own outlines only.")
     local_editing: int = _setting(
         1, "1: requests from this machine (127.0.0.1) may import and edit, until accounts exist; 0: nobody.")
+    warm_up: int = _setting(
+        0, "1: at start, load the referential's contours and compute the indicators in the background "
+        "(mutuelle serve sets it unless --no-warm-up).")
     log_level: str = _setting("INFO", "Logging level (DEBUG, INFO, WARNING).")
 
     @property

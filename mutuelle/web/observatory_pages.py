@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import urlencode
 from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import duckdb
 
@@ -184,10 +184,10 @@ def _default_level(session: Session, settings: Settings) -> tuple[list[str], str
 # --- points layers and proportional symbols ------------------------------------------------
 
 def map_view(session: Session, settings: Settings, viewer: Viewer, state: dict[str, Any], *,
-             rows: int | None = 0, offset: int = 0) -> dict[str, Any]:
+             rows: int | None, offset: int = 0) -> dict[str, Any]:
     """Choropleth (and crossing) of a state, for the panel and for ``map.js``; the
-    choropleth's ``results`` are ``rows`` territories by name from ``offset`` (0: a page of
-    the table, ``settings.table_rows``; None: all)."""
+    choropleth's ``results`` are ``rows`` territories by name from ``offset`` (a page of the
+    table of values), or all of them when ``rows`` is None."""
     indicator = indicators_api.readable_indicator(session, viewer, state["indicator"])
     filters = state["filters"]
     within = next(iter(filters.items())) if filters else None
@@ -195,7 +195,7 @@ def map_view(session: Session, settings: Settings, viewer: Viewer, state: dict[s
         session, settings, indicator, level=state["level"], vintage=state["vintage"],
         method=state["method"], classes=state["classes"], breaks=state["breaks"] or None,
         palette=state["palette"] or classification.DEFAULT_PALETTE, within=within,
-        rows=settings.table_rows if rows == 0 else rows, offset=offset)
+        rows=rows, offset=offset)
     out: dict[str, Any] = {"mode": "choropleth", "choropleth": view, "crossing": None}
     if state["indicator2"]:
         second = indicators_api.readable_indicator(session, viewer, state["indicator2"])
@@ -299,11 +299,11 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
         try:
             state = state_from_form(session, viewer, form, default_level)
             size = settings.table_rows
-            view = map_view(session, settings, viewer, state, offset=(page - 1) * size)
+            view = map_view(session, settings, viewer, state, rows=size, offset=(page - 1) * size)
             if not view["choropleth"]["results"] and page > 1:  # beyond the last page: the last
-                last = max(1, -(-view["choropleth"]["total_count"] // size))
-                view = map_view(session, settings, viewer, state, offset=(last - 1) * size)
-                page = last
+                page = max(1, -(-view["choropleth"]["total_count"] // size))
+                view = map_view(session, settings, viewer, state, rows=size,
+                                offset=(page - 1) * size)
         except MutuelleError as exc:
             error, status = exc.message, exc.status_code if exc.status_code < 500 else 400
     vintage = view["choropleth"]["vintage"] if view else default_vintage
@@ -353,8 +353,8 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
         "point_layers": layers, "points_chosen": set(chosen), "counts": counts, "symbols": symbols,
         "sum_indicators": {i.id for i in indicators if i.aggregation == "sum"},
         "table_rows": settings.table_rows, "scenario": scenario,
-        "pager": _pager(view, page, settings.table_rows, f"/s/{scenario.id}" if scenario is not None else
-                        "/observatoire", form),
+        "pager": _pager(view, page, settings.table_rows,
+                        "/observatoire" if scenario is None else f"/s/{scenario.id}", form),
         "state_json": json.dumps(state, ensure_ascii=False) if state else "",
     }, status
 

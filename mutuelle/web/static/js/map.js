@@ -2,10 +2,11 @@
 // needed. Colours come from the classes the server computed (the same ones the legend and the
 // table show), applied in the browser to each feature's own `value` and `status`: the tiles
 // are asked for with `?indicator=`, so a simple choropleth's style holds no per-territory list
-// (the crossing of two indicators still matches codes to colours; the columns in #map-data
-// only feed the tooltip's rank and parent, and the `within` limit). Names are drawn as HTML
-// labels, so no glyph server is needed offline. The form stays a plain GET form: here it
-// updates the map, the legend and the table in place (/observatoire/panneau).
+// and the page only sends the classes (#map-data); the tooltips' ranks and parents are fetched
+// once the map is drawn (data.details_url). The crossing of two indicators still matches codes
+// to colours. Names are drawn as HTML labels, so no glyph server is needed offline. The form
+// stays a plain GET form: here it updates the map, the legend and the table in place
+// (/observatoire/panneau).
 import {
   Map as MapLibreMap, NavigationControl, Popup, ScaleControl,
 } from "/static/vendor/maplibre-gl/maplibre-gl.mjs";
