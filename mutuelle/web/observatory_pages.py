@@ -1,5 +1,6 @@
-"""Observatory pages: the map (choropleth, crossing), the scenarios (permalink, embed, copies,
-gallery), the territory search and the portrait of a territory.
+"""Observatory pages: the map (choropleth, crossing), the territory search and the portrait of
+a territory (the scenarios' pages are in ``observatory_scenarios``, the map's state in
+``observatory_state``).
 
 The map page works without JavaScript: the form is a GET form, the legend and the table of
 values are rendered here; ``map.js`` then draws the map and replaces the panel
@@ -10,14 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import duckdb
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import pass_context
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -27,7 +27,6 @@ from mutuelle.access.policy import Viewer
 from mutuelle.api import indicators as indicators_api
 from mutuelle.api import territories as territories_api
 from mutuelle.api.deps import get_session, get_settings, get_viewer
-from mutuelle.api.scenarios import base_url
 from mutuelle.catalog.observatory_models import Indicator, Territory
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, MutuelleError, NotFound
@@ -36,6 +35,12 @@ from mutuelle.observatory import classification, compute
 from mutuelle.observatory import scenarios as scenario_service
 from mutuelle.web import i18n
 from mutuelle.web.observatory_layers import point_layers, proportional_symbols, short_number
+from mutuelle.web.observatory_state import (
+    details_url,
+    form_from_query,
+    state_from_form,
+    table_page,
+)
 from mutuelle.web.pages import render, templates
 
 log = logging.getLogger(__name__)
@@ -48,15 +53,10 @@ router = APIRouter(include_in_schema=False)
 
 #: Communes offered in the "limit to" list; beyond, the list is left out (``within=`` still works).
 WITHIN_OPTIONS_MAX = 500
-#: Scenarios per gallery page.
-GALLERY_PAGE_SIZE = 24
 #: Territories listed by the search page.
 SEARCH_RESULTS = 50
 #: Levels in the order the level list shows them.
 LEVEL_ORDER = ("iris", "qpv", "commune", "epci", "departement", "region", "territoire")
-#: Query parameters of the map page, as strings (the form's fields).
-FORM_FIELDS = ("indicator", "indicator2", "level", "vintage", "method", "classes", "breaks",
-               "palette", "within", "center", "zoom", "selected", "points", "proportional")
 def measure(value: float | None, lang: str, digits: int | None = None) -> str:
     """An indicator value for reading: ``12,5`` (two significant decimals at most below 10,
     one below 1000, none above); "—" for none."""
@@ -78,91 +78,6 @@ def _json_script(data: Any) -> Markup:
     value can close the script element."""
     text = json.dumps(data, ensure_ascii=False, allow_nan=False)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
-# --- the state of the map, from the query string or a scenario ------------------------------
-
-def form_from_query(params: Mapping[str, str]) -> dict[str, str]:
-    """The map form's fields as written in the query string (``points`` may be repeated or
-    comma-separated)."""
-    form = {name: (params.get(name) or "").strip() for name in FORM_FIELDS}
-    getlist = getattr(params, "getlist", None)
-    points = getlist("points") if getlist else [form["points"]]
-    slugs = [p.strip() for value in points for p in str(value).split(",") if p.strip()]
-    form["points"] = ",".join(dict.fromkeys(slugs))
-    return form
-
-
-def form_from_state(state: Mapping[str, Any]) -> dict[str, str]:
-    """The map form's fields of a saved state."""
-    filters = state.get("filters") or {}
-    within = next((f"{k}:{v}" for k, v in filters.items()), "")
-    center = state.get("center")
-    return {
-        "indicator": state.get("indicator") or "", "indicator2": state.get("indicator2") or "",
-        "level": state.get("level") or "", "vintage": str(state.get("vintage") or ""),
-        "method": state.get("method") or "", "classes": str(state.get("classes") or ""),
-        "breaks": ";".join(f"{b:g}" for b in state.get("breaks") or []),
-        "palette": state.get("palette") or "", "within": within,
-        "center": f"{center[0]:.6f},{center[1]:.6f}" if center else "",
-        "zoom": f"{state['zoom']:.3f}" if state.get("zoom") is not None else "",
-        "selected": state.get("selected") or "",
-        "points": ",".join(state.get("points") or []),
-        "proportional": "1" if state.get("proportional") else "",
-    }
-
-
-def _int(name: str, text: str) -> int | None:
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number, not {text!r}") from None
-
-
-def _floats(name: str, text: str, count: int) -> list[float] | None:
-    if not text:
-        return None
-    try:
-        numbers = [float(p) for p in text.split(",")]
-    except ValueError:
-        raise InvalidInput(f"{name} must be {count} numbers separated by commas") from None
-    if len(numbers) != count:
-        raise InvalidInput(f"{name} must be {count} numbers separated by commas")
-    return numbers
-
-
-def state_from_form(session: Session, viewer: Viewer, form: dict[str, str],
-                    default_level: str) -> dict[str, Any]:
-    """A validated state from the form's fields; ``InvalidInput`` names the bad field."""
-    indicators = indicators_api.visible_indicators(session, viewer)
-    if not form["indicator"] and indicators:
-        form["indicator"] = indicators[0].id
-    for key in ("indicator", "indicator2"):
-        if form[key]:
-            try:
-                indicators_api.readable_indicator(session, viewer, form[key])
-            except NotFound:
-                raise InvalidInput(f"{key}: unknown indicator {form[key]!r}") from None
-    form["level"] = form["level"] or default_level
-    within = indicators_api.parse_within(form["within"])
-    zoom = _floats("zoom", form["zoom"], 1)
-    method = form["method"] or "quantile"
-    raw = {
-        "indicator": form["indicator"], "indicator2": form["indicator2"] or None,
-        "level": form["level"], "vintage": _int("vintage", form["vintage"]), "method": method,
-        "classes": _int("classes", form["classes"]) or 5,
-        # Breaks typed for another method are kept in the form but not used.
-        "breaks": (indicators_api.parse_breaks(form["breaks"]) or []) if method == "manual" else [],
-        "palette": form["palette"] or classification.DEFAULT_PALETTE,
-        "filters": {within[0]: within[1]} if within else {},
-        "center": _floats("center", form["center"], 2), "zoom": zoom[0] if zoom else None,
-        "selected": form["selected"] or None,
-        "points": [p for p in form["points"].split(",") if p],
-        "proportional": form["proportional"] in ("1", "on", "true"),
-    }
-    return scenario_service.validate_state(session, raw)
 
 
 def _default_level(session: Session, settings: Settings) -> tuple[list[str], str, int | None]:
@@ -241,15 +156,6 @@ def details(view: dict[str, Any]) -> dict[str, Any]:
                 "parent": [i["parent"]["code"] if i["parent"] else None for i in results]}}
 
 
-def details_url(state: dict[str, Any] | None) -> str | None:
-    """Where ``map.js`` fetches the tooltips' ranks and parents of a state's choropleth."""
-    if state is None:
-        return None
-    fields = form_from_state({**state, "indicator2": None, "center": None, "zoom": None,
-                              "selected": None, "points": None, "proportional": False})
-    return "/observatoire/details?" + urlencode({k: v for k, v in fields.items() if v})
-
-
 def _bounds(settings: Settings, vintage: int | None, level: str) -> list[float] | None:
     if vintage is None:
         return None
@@ -257,15 +163,6 @@ def _bounds(settings: Settings, vintage: int | None, level: str) -> list[float] 
         return list(tiles.referential_bounds(settings, vintage, level))
     except MutuelleError:
         return None
-
-
-def table_page(params: Mapping[str, str]) -> int:
-    """The page of the table of values asked for (``page=``, from 1)."""
-    text = (params.get("page") or "").strip()
-    page = _int("page", text) if text else 1
-    if page is None or page < 1:
-        raise InvalidInput(f"page must be a whole number from 1, not {text!r}")
-    return page
 
 
 def _pager(view: dict[str, Any] | None, page: int, size: int, link: str, form: dict[str, str]
@@ -289,8 +186,8 @@ def _pager(view: dict[str, Any] | None, page: int, size: int, link: str, form: d
             "next": href(page + 1) if page < pages else None}
 
 
-def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dict[str, str],
-                 *, scenario: Any = None, page: int = 1) -> tuple[dict[str, Any], int]:
+def map_context(session: Session, settings: Settings, viewer: Viewer, form: dict[str, str],
+                *, scenario: Any = None, page: int = 1) -> tuple[dict[str, Any], int]:
     """Everything the map page and its panel need; the status is 400 for a refused state."""
     levels, default_level, default_vintage = _default_level(session, settings)
     indicators = indicators_api.visible_indicators(session, viewer)
@@ -365,9 +262,9 @@ def _map_context(session: Session, settings: Settings, viewer: Viewer, form: dic
 @router.get("/observatoire/carte", response_class=HTMLResponse)
 def map_page(request: Request, session: SessionDep, settings: SettingsDep,
              viewer: ViewerDep) -> Response:
-    context, status = _map_context(session, settings, viewer,
-                                   form_from_query(request.query_params),
-                                   page=table_page(request.query_params))
+    context, status = map_context(session, settings, viewer,
+                                  form_from_query(request.query_params),
+                                  page=table_page(request.query_params))
     return render(request, "observatory/map.html", context, status=status)
 
 
@@ -375,9 +272,9 @@ def map_page(request: Request, session: SessionDep, settings: SettingsDep,
 def map_panel(request: Request, session: SessionDep, settings: SettingsDep,
               viewer: ViewerDep) -> Response:
     """The legend, tables and data of one state: what ``map.js`` swaps in as the form changes."""
-    context, status = _map_context(session, settings, viewer,
-                                   form_from_query(request.query_params),
-                                   page=table_page(request.query_params))
+    context, status = map_context(session, settings, viewer,
+                                  form_from_query(request.query_params),
+                                  page=table_page(request.query_params))
     return render(request, "observatory/_panel.html", context, status=status)
 
 
@@ -392,91 +289,6 @@ def map_details(request: Request, session: SessionDep, settings: SettingsDep,
     view = map_view(session, settings, viewer, {**state, "indicator2": None}, rows=None)
     body = json.dumps(details(view), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return Response(body, media_type="application/json")
-
-
-# --- scenarios ------------------------------------------------------------------------------
-
-def _scenario_or_missing(request: Request, session: Session, viewer: Viewer, scenario_id: str,
-                         *, embed: bool = False) -> Any:
-    try:
-        return scenario_service.get_scenario(session, viewer, scenario_id)
-    except NotFound:
-        return render(request, "observatory/scenario_missing.html",
-                      {"scenario_id": scenario_id, "embed": embed}, status=404)
-
-
-@router.post("/scenarios", response_class=HTMLResponse)
-def save_scenario(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep,
-                  title: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = "",
-                  access: Annotated[str, Form()] = "public",
-                  state: Annotated[str, Form()] = "") -> Response:
-    try:
-        parsed = json.loads(state) if state.strip() else None
-    except json.JSONDecodeError:
-        raise InvalidInput("state must be JSON") from None
-    scenario = scenario_service.create_scenario(session, viewer, title=title, state=parsed,
-                                                comment=comment, access=access)
-    session.commit()
-    return RedirectResponse(f"/s/{scenario.id}?saved=1", status_code=303)
-
-
-@router.get("/scenarios", response_class=HTMLResponse)
-def gallery(request: Request, session: SessionDep, viewer: ViewerDep, q: str = "",
-            page: Annotated[int, Query(ge=1)] = 1) -> Response:
-    total, rows = scenario_service.list_scenarios(
-        session, viewer, q=q.strip() or None, limit=GALLERY_PAGE_SIZE,
-        offset=(page - 1) * GALLERY_PAGE_SIZE)
-    labels = {i.id: i.label for i in indicators_api.visible_indicators(session, viewer)}
-    return render(request, "observatory/gallery.html", {
-        "scenarios": rows, "total": total, "q": q, "page": page,
-        "pages": max(1, -(-total // GALLERY_PAGE_SIZE)), "labels": labels,
-        "deleted": request.query_params.get("deleted") == "1"})
-
-
-@router.get("/s/{scenario_id}", response_class=HTMLResponse)
-def scenario_page(scenario_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-                  viewer: ViewerDep) -> Response:
-    scenario = _scenario_or_missing(request, session, viewer, scenario_id)
-    if isinstance(scenario, Response):
-        return scenario
-    context, status = _map_context(session, settings, viewer, form_from_state(scenario.state),
-                                   scenario=scenario, page=table_page(request.query_params))
-    link = f"{base_url(request, settings)}/s/{scenario.id}"
-    context.update({"permalink": link, "embed_html": scenario_service.embed_snippet(
-        f"{link}/embed", scenario.title), "saved": request.query_params.get("saved") == "1",
-        "source": (session.get(type(scenario), scenario.duplicated_from)
-                   if scenario.duplicated_from else None)})
-    return render(request, "observatory/map.html", context, status=status)
-
-
-@router.get("/s/{scenario_id}/embed", response_class=HTMLResponse)
-def scenario_embed(scenario_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-                   viewer: ViewerDep) -> Response:
-    scenario = _scenario_or_missing(request, session, viewer, scenario_id, embed=True)
-    if isinstance(scenario, Response):
-        return scenario
-    context, status = _map_context(session, settings, viewer,
-                                   form_from_state(scenario.state), scenario=scenario)
-    context["permalink"] = f"{base_url(request, settings)}/s/{scenario.id}"
-    response = render(request, "observatory/embed.html", context, status=status)
-    # Made to be framed by other sites.
-    response.headers["Content-Security-Policy"] = "frame-ancestors *"
-    return response
-
-
-@router.post("/s/{scenario_id}/duplicate", response_class=HTMLResponse)
-def duplicate(scenario_id: str, session: SessionDep, viewer: ViewerDep,
-              title: Annotated[str, Form()] = "") -> Response:
-    copy = scenario_service.duplicate_scenario(session, viewer, scenario_id, title=title or None)
-    session.commit()
-    return RedirectResponse(f"/s/{copy.id}?saved=1", status_code=303)
-
-
-@router.post("/s/{scenario_id}/delete", response_class=HTMLResponse)
-def delete(scenario_id: str, session: SessionDep, viewer: ViewerDep) -> Response:
-    scenario_service.delete_scenario(session, viewer, scenario_id)
-    session.commit()
-    return RedirectResponse("/scenarios?deleted=1", status_code=303)
 
 
 # --- territories ----------------------------------------------------------------------------
@@ -513,4 +325,7 @@ def portrait_page(level: str, code: str, request: Request, session: SessionDep,
 
 def install(app: FastAPI) -> None:
     """Register the observatory pages on ``app`` (after ``pages.install``)."""
+    from mutuelle.web import observatory_scenarios  # its routes use this module's map_context
+
     app.include_router(router)
+    app.include_router(observatory_scenarios.router)
