@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from time import monotonic
 from typing import Any
 
 import duckdb
@@ -33,15 +34,19 @@ def budgeted(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB cursor that is interrupted once the time budget is spent.
 
     Past the deadline the cursor is interrupted again every few milliseconds until the block
-    ends: a single interrupt landing between two statements would otherwise be lost."""
+    ends: a single interrupt landing between two statements would otherwise be lost; and a
+    block that ends past its deadline anyway (between two interrupts) is refused all the same,
+    so that the budget does not depend on when the interrupts land."""
     slot = _slot(settings)
     if not slot.acquire(blocking=False):
         raise Busy("too many queries at once; retry in a few seconds")
     con = cursor(settings)
     done = threading.Event()
+    budget = settings.query_timeout_ms / 1000
+    started = monotonic()
 
     def watchdog() -> None:
-        if done.wait(settings.query_timeout_ms / 1000):
+        if done.wait(budget):
             return
         while not done.is_set():
             con.interrupt()
@@ -49,12 +54,14 @@ def budgeted(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
     thread = threading.Thread(target=watchdog, name="mutuelle-query-budget", daemon=True)
     thread.start()
+    over = BudgetExceeded(f"the query took longer than its budget of {settings.query_timeout_ms} "
+                          "ms; narrow it with where, or export instead")
     try:
         yield con
+        if monotonic() - started > budget:
+            raise over
     except duckdb.InterruptException as exc:
-        raise BudgetExceeded(
-            f"the query took longer than its budget of {settings.query_timeout_ms} ms; "
-            "narrow it with where, or export instead") from exc
+        raise over from exc
     except QUERY_ERRORS as exc:
         raise QueryError(_duckdb_message(exc), clause="where") from exc
     finally:
