@@ -21,7 +21,7 @@ from mutuelle.catalog import repository as repo
 from mutuelle.catalog.observatory_models import Indicator
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
-from mutuelle.geo import tiles
+from mutuelle.geo import point_tiles, tiles
 from mutuelle.store.versions import resolve
 
 router = APIRouter(tags=["observatory: maps"])
@@ -180,8 +180,8 @@ def dataset_points_tile(dataset_id: str, z: int, x: int, y: int, request: Reques
     if version is None:
         raise NotFound(f"dataset {dataset_id!r} has no published version")
     chosen = tuple(p.strip() for p in properties.split(",") if p.strip())
-    data = tiles.points_tile(settings, resolve(settings, version.parquet_path), z, x, y,
-                             properties=chosen, layer=dataset.slug, geometry=geometry)
+    data = point_tiles.points_tile(settings, resolve(settings, version.parquet_path), z, x, y,
+                                   properties=chosen, layer=dataset.slug, geometry=geometry)
     public = dataset.access == "public" and dataset.status == "published"
     return _tile_response(request, data, hashlib.blake2b(data, digest_size=12).hexdigest(),
                           f"{'public' if public else 'private'}, max-age={VALUES_MAX_AGE}")

@@ -1,7 +1,7 @@
-"""Mapbox Vector Tiles of the referential's territories (and of point datasets), cut by
-DuckDB spatial: each referential file is loaded once per process into the shared database,
-already in Web Mercator; a tile is a bbox filter, a clip of the few territories crossing its
-edge, one affine map into tile units and ``ST_AsMVT``. Tiles are kept in an in-process LRU.
+"""Mapbox Vector Tiles of the referential's territories, cut by DuckDB spatial: each referential
+file is loaded once per process into the shared database, already in Web Mercator; a tile is a
+bbox filter, a clip of the few territories crossing its edge, one affine map into tile units and
+``ST_AsMVT``. Tiles are kept in an in-process LRU, shared with :mod:`mutuelle.geo.point_tiles`.
 """
 
 from __future__ import annotations
@@ -137,22 +137,22 @@ class Tile:
     features: int
 
 
-_tiles = _LRU()  # (file, stamp, z, x, y, values digest) -> Tile
+tile_cache = _LRU()  # (file, stamp, z, x, y, values digest) -> Tile
 
 
 def clear_cache() -> None:
     """Forget every cached tile (the loaded referential tables stay)."""
-    _tiles.clear()
+    tile_cache.clear()
 
 
 def cache_stats() -> dict[str, int]:
     """Items, hits and misses of the tile cache."""
-    return {"items": len(_tiles), "hits": _tiles.hits, "misses": _tiles.misses}
+    return {"items": len(tile_cache), "hits": tile_cache.hits, "misses": tile_cache.misses}
 
 
 # -- referential tables in the shared DuckDB database ------------------------------------------
 
-def _stamp(path: Path) -> tuple[int, int, int]:
+def file_stamp(path: Path) -> tuple[int, int, int]:
     st = path.stat()
     return st.st_mtime_ns, st.st_size, st.st_ino
 
@@ -166,10 +166,10 @@ class _Loaded:
 
 
 _loaded: dict[tuple[str, str], _Loaded] = {}
-_load_lock = threading.Lock()
+load_lock = threading.Lock()
 
 
-def _sql_path(path: Path) -> str:
+def sql_path(path: Path) -> str:
     # Paths are ours (the store), never user text; quoting guards odd characters.
     return str(path).replace("'", "''")
 
@@ -184,12 +184,12 @@ def _geometry_expr(types: dict[str, str], column: str) -> str:
 
 def _load(settings: Settings, path: Path) -> _Loaded:
     """The in-memory copy of a referential file, (re)loaded when the file changed."""
-    stamp = _stamp(path)
+    stamp = file_stamp(path)
     key = (str(settings.work_dir), str(path.resolve()))
     loaded = _loaded.get(key)
     if loaded is not None and loaded.stamp == stamp:
         return loaded
-    with _load_lock:
+    with load_lock:
         loaded = _loaded.get(key)
         if loaded is not None and loaded.stamp == stamp:
             return loaded
@@ -198,7 +198,7 @@ def _load(settings: Settings, path: Path) -> _Loaded:
         table = f"referential_tiles_{digest}"
         con = cursor(settings)
         try:
-            source = f"read_parquet('{_sql_path(path)}')"
+            source = f"read_parquet('{sql_path(path)}')"
             types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
             missing = {"code", "name", "geometry", "xmin", "ymin", "xmax", "ymax"} - set(types)
             if missing:
@@ -263,7 +263,7 @@ def _unit(z: int) -> float:
 
 
 @dataclass(frozen=True)
-class _Frame:
+class TileFrame:
     """A tile in Web Mercator metres: its corner, its size and tile units per metre."""
 
     west: float
@@ -272,7 +272,7 @@ class _Frame:
     scale: float
 
     @classmethod
-    def of(cls, z: int, x: int, y: int) -> _Frame:
+    def of(cls, z: int, x: int, y: int) -> TileFrame:
         size = 2 * HALF_WORLD / (1 << z)
         return cls(-HALF_WORLD + x * size, HALF_WORLD - y * size, size, EXTENT / size)
 
@@ -327,7 +327,7 @@ def _prepare(values: Values) -> _PreparedValues:
     return prepared
 
 
-def _make(con: duckdb.DuckDBPyConnection, loaded: _Loaded, level: str, z: int, frame: _Frame,
+def _make(con: duckdb.DuckDBPyConnection, loaded: _Loaded, level: str, z: int, frame: TileFrame,
           values: _PreparedValues | None) -> tuple[bytes, int]:
     """Cut one tile. Rather than ``ST_AsMVTGeom`` (ten times slower here: it repairs every
     geometry), only territories crossing the buffered tile's edge are clipped; then one affine
@@ -381,10 +381,10 @@ def tile_with_etag(settings: Settings, vintage: int, level: str, z: int, x: int,
     path = geometry_file(settings, vintage, level)
     loaded = _load(settings, path)
     place = (str(path), loaded.stamp, z, x, y)
-    frame = _Frame.of(z, x, y)
+    frame = TileFrame.of(z, x, y)
     prepared = None if values is None else _prepare(values)
     key = (*place, None if prepared is None else prepared.digest)
-    found = _tiles.get(key)
+    found = tile_cache.get(key)
     if found is not None:
         return found  # type: ignore[no-any-return]
     started = time.perf_counter()
@@ -394,102 +394,7 @@ def tile_with_etag(settings: Settings, vintage: int, level: str, z: int, x: int,
     finally:
         con.close()
     made = Tile(data, hashlib.blake2b(data, digest_size=12).hexdigest(), count)
-    _tiles.put(key, made, settings.tile_cache_items)
+    tile_cache.put(key, made, settings.tile_cache_items)
     log.debug("tile level=%s z=%d x=%d y=%d features=%d bytes=%d ms=%.1f", level, z, x, y,
               count, len(data), (time.perf_counter() - started) * 1000)
     return made
-
-
-# -- point datasets --------------------------------------------------------------------------
-
-_NATIVE_TYPES = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE")
-#: Point tables kept in the shared database (one per file and set of properties).
-POINT_TABLES = 8
-_points: OrderedDict[tuple[str, tuple[int, int, int], str, tuple[str, ...]], str] = OrderedDict()
-
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _load_points(settings: Settings, parquet: Path, geometry: str, properties: tuple[str, ...]) -> str:
-    """The table of a point file's points (in Web Mercator) and chosen properties."""
-    stamp = _stamp(parquet)
-    key = (str(parquet.resolve()), stamp, geometry, properties)
-    with _load_lock:
-        table = _points.get(key)
-        if table is not None:
-            _points.move_to_end(key)
-            return table
-        table = f"point_tiles_{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}"
-        con = cursor(settings)
-        try:
-            source = f"read_parquet('{_sql_path(parquet)}')"
-            types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-            unknown = [c for c in (geometry, *properties) if c not in types]
-            if unknown:
-                raise InvalidInput(f"no column {', '.join(unknown)} to draw points with")
-            reserved = {"count", geometry} & set(properties)
-            if reserved or len(set(properties)) < len(properties):
-                raise InvalidInput(f"properties must differ from each other and from "
-                                   f"{', '.join(sorted({'count', geometry}))}")
-            point = _q(geometry) if types[geometry].startswith("GEOMETRY") else f"ST_GeomFromWKB({_q(geometry)})"
-            columns = "".join(
-                f", {_q(c) if types[c] in _NATIVE_TYPES else f'CAST({_q(c)} AS VARCHAR)'} AS p{i}"
-                for i, c in enumerate(properties))
-            con.execute(f"""
-                CREATE OR REPLACE TABLE {table} AS
-                SELECT ST_X(m) AS px, ST_Y(m) AS py{columns}
-                FROM (SELECT ST_Transform({point}, 'EPSG:4326', 'EPSG:3857', true) AS m, *
-                      FROM {source} WHERE ST_GeometryType({point}) = 'POINT')""")
-            _points[key] = table
-            while len(_points) > POINT_TABLES:
-                con.execute(f"DROP TABLE IF EXISTS {_points.popitem(last=False)[1]}")
-        finally:
-            con.close()
-        return table
-
-
-def points_tile(settings: Settings, parquet: Path, z: int, x: int, y: int, *,
-                properties: tuple[str, ...] = (), layer: str = "points",
-                geometry: str = "geometry") -> bytes:
-    """The MVT of a point dataset (a version's Parquet with a WGS84 ``geometry`` column).
-    Points falling in the same tile unit become one feature with a ``count``; the chosen
-    ``properties`` are carried by features holding a single point."""
-    check_tile(z, x, y)
-    if not parquet.is_file():
-        raise NotFound(f"no data file {parquet.name}")
-    table = _load_points(settings, parquet, geometry, tuple(properties))
-    key = ("points", table, layer, z, x, y)
-    found = _tiles.get(key)
-    if found is not None:
-        return found.data  # type: ignore[no-any-return]
-    frame = _Frame.of(z, x, y)
-    xmin, ymin, xmax, ymax = frame.box()
-    picked = "".join(f", any_value(p{i}) AS p{i}" for i in range(len(properties)))
-    carried = "".join(f", {_sql_literal(name)}: CASE WHEN n = 1 THEN p{i} END"
-                      for i, name in enumerate(properties))
-    con = cursor(settings)
-    try:
-        row = con.execute(f"""
-            WITH cells AS (
-                SELECT floor((px - $west) * $scale) AS ux, floor(($north - py) * $scale) AS uy,
-                       count(*) AS n{picked}
-                FROM {table} WHERE px BETWEEN $xmin AND $xmax AND py BETWEEN $ymin AND $ymax
-                GROUP BY ALL)
-            SELECT count(*), ST_AsMVT({{'geometry': ST_Point(ux, uy), 'count': n{carried}}},
-                                      $layer, {EXTENT}, 'geometry')
-            FROM cells""", {"west": frame.west, "north": frame.north, "scale": frame.scale,
-                            "xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax,
-                            "layer": layer}).fetchone()
-    finally:
-        con.close()
-    assert row is not None
-    data = bytes(row[1]) if row[0] else b""
-    _tiles.put(key, Tile(data, hashlib.blake2b(data, digest_size=12).hexdigest(), int(row[0])),
-               settings.tile_cache_items)
-    return data
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

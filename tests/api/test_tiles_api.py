@@ -15,7 +15,7 @@ from mutuelle.app import create_app
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.db import sessions
 from mutuelle.core.config import Settings
-from mutuelle.geo import tiles
+from mutuelle.geo import point_tiles, tiles
 from mutuelle.geo.referential import import_territories
 from mutuelle.ingest.service import import_file
 
@@ -238,8 +238,8 @@ def test_a_point_dataset_is_served_as_tiles(client: TestClient, portal: Settings
         version = repo.latest_version(repo.get_dataset(session, "centres"))
         assert version is not None
         path = resolve(portal, version.parquet_path)
-    expected = tiles.points_tile(portal, path, *LYON_12, properties=("code_iris", "population"),
-                                 layer="centres")
+    expected = point_tiles.points_tile(portal, path, *LYON_12,
+                                       properties=("code_iris", "population"), layer="centres")
     assert response.content == expected and b"693840302" in response.content
     assert client.get(_url(ATLANTIC_12, level="datasets/centres")).status_code == 204
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, NotFound
-from mutuelle.geo import tiles
+from mutuelle.geo import point_tiles, tiles
 from mutuelle.geo.referential import geometry_path, import_territories
 from mutuelle.store.duck import connect
 
@@ -418,8 +418,8 @@ def points(lyon: Settings, fixtures_dir: Path, tmp_path_factory: pytest.TempPath
 
 
 def test_a_points_tile_carries_the_chosen_properties(lyon: Settings, points: Path) -> None:
-    data = tiles.points_tile(lyon, points, *tile_of(*CROIX_ROUSSE, 15),
-                             properties=("code", "population", "nom IRIS"), layer="centres")
+    data = point_tiles.points_tile(lyon, points, *tile_of(*CROIX_ROUSSE, 15),
+                                   properties=("code", "population", "nom IRIS"), layer="centres")
     features = decode(data)["centres"]
     by_code = {f["properties"]["code"]: f for f in features}
     assert by_code["693840302"]["properties"] == {
@@ -431,8 +431,8 @@ def test_a_points_tile_carries_the_chosen_properties(lyon: Settings, points: Pat
 
 def test_points_in_one_tile_unit_are_counted_not_dropped(lyon: Settings, points: Path) -> None:
     # At zoom 5 the 358 centres of Lyon fall in a few tile units (about 300 m each).
-    features = decode(tiles.points_tile(lyon, points, *tile_of(*CROIX_ROUSSE, 5),
-                                        properties=("code",)))["points"]
+    features = decode(point_tiles.points_tile(lyon, points, *tile_of(*CROIX_ROUSSE, 5),
+                                              properties=("code",)))["points"]
     assert sum(f["properties"]["count"] for f in features) == 358
     assert len(features) < 358
     assert all(("code" in f["properties"]) == (f["properties"]["count"] == 1) for f in features)
@@ -441,10 +441,10 @@ def test_points_in_one_tile_unit_are_counted_not_dropped(lyon: Settings, points:
 def test_a_points_tile_refuses_unknown_or_reserved_columns(lyon: Settings, points: Path) -> None:
     place = tile_of(*CROIX_ROUSSE, 12)
     with pytest.raises(InvalidInput, match="salaire"):
-        tiles.points_tile(lyon, points, *place, properties=("salaire",))
+        point_tiles.points_tile(lyon, points, *place, properties=("salaire",))
     with pytest.raises(InvalidInput, match="count"):
-        tiles.points_tile(lyon, points, *place, properties=("count",))
+        point_tiles.points_tile(lyon, points, *place, properties=("count",))
     with pytest.raises(InvalidInput, match="x and y"):
-        tiles.points_tile(lyon, points, 3, 9, 0)
+        point_tiles.points_tile(lyon, points, 3, 9, 0)
     with pytest.raises(NotFound):
-        tiles.points_tile(lyon, points.with_name("missing.parquet"), *place)
+        point_tiles.points_tile(lyon, points.with_name("missing.parquet"), *place)
