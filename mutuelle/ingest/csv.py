@@ -4,20 +4,21 @@ Python decides, from the first block and a sample, the encoding, delimiter, head
 types and concepts; DuckDB then reads the whole file as text and casts it in a
 single ``COPY ... TO parquet``. Any value the cast refuses stops the copy, so nothing
 is silently turned into NULL.
+
+The DuckDB side (the SQL over the file, the sample, the COPY and the re-typing) is in
+``mutuelle.ingest.csv_copy``.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import re
 import shutil
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -26,72 +27,20 @@ from mutuelle.core.config import Settings
 from mutuelle.core.errors import ImportFailed, TooLarge
 from mutuelle.ingest import encoding as enc
 from mutuelle.ingest.concepts import CODE_CONCEPTS, detect_concept, might_hold_points
-from mutuelle.ingest.model import COLUMN_TYPES, ColumnSpec, ImportOptions, Progress, StagedTable
-from mutuelle.ingest.typing import (
-    SPACES,
-    TEXT,
-    TypeGuess,
-    cast_sql,
-    guess_for,
-    infer_type,
-    misfit_sql,
-    sql_identifier,
-    sql_string,
-    widenings,
+from mutuelle.ingest.csv_copy import (
+    SAMPLE_CELLS,
+    CopyColumn,
+    copy_csv,
+    CopyJob,
+    RowMeter,
+    NotUtf8,
+    read_sample,
 )
+from mutuelle.ingest.model import COLUMN_TYPES, ColumnSpec, ImportOptions, Progress, StagedTable
+from mutuelle.ingest.typing import SPACES, TEXT, guess_for, infer_type
 from mutuelle.store.duck import connect
 
-log = logging.getLogger(__name__)
-
-#: Most sample cells (rows × columns) read for inference, so that wide files stay bounded.
-SAMPLE_CELLS = 1_000_000
-
-_MISFIT = "mutuelle-misfit"
-_MISFIT_RE = re.compile(re.escape(_MISFIT) + r"\|(\d+)\|(.*)\|end", re.DOTALL)
-_RAGGED_RE = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
-_DUCK_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
-
-@dataclass
-class _Column:
-    index: int
-    name: str
-    source_name: str | None = None
-    note: str | None = None
-    guess: TypeGuess = TEXT
-    concept: str | None = None
-    forced: bool = False
-
-
-@dataclass
-class _Job:
-    """One import in progress: what was decided, and what the user will be told."""
-
-    text_path: Path              # the file DuckDB reads
-    text_encoding: str           # its encoding: utf-8 or latin-1
-    delimiter: str
-    columns: list[_Column]
-    settings: Settings
-    options: ImportOptions
-    meter: _Meter
-    lenient: bool = False        # ragged rows allowed (padded / truncated)
-    warnings: list[str] = field(default_factory=list)
-
-
-class _Meter:
-    """Reports progress as bytes of the source, over phases given as fractions."""
-
-    def __init__(self, progress: Progress | None, total: int) -> None:
-        self.progress, self.total, self.last = progress, max(total, 1), -1
-
-    def at(self, fraction: float) -> None:
-        done = int(min(max(fraction, 0.0), 1.0) * self.total)
-        if self.progress and done > self.last:  # never backwards, even when a pass is redone
-            self.last = done
-            self.progress(done, self.total)
-
-
-class _NotUtf8(Exception):
-    """DuckDB met bytes that are not UTF-8 in a file we took for UTF-8."""
+__all__ = ["SAMPLE_CELLS", "name_columns", "read_csv"]
 
 
 def read_csv(
@@ -109,7 +58,7 @@ def read_csv(
     if size > settings.max_upload_bytes:
         raise TooLarge(f"the file is {size} bytes, more than the limit of "
                        f"{settings.max_upload_bytes} (MUTUELLE_MAX_UPLOAD_BYTES)")
-    meter = _Meter(progress, size)
+    meter = RowMeter(progress, size)
     meter.at(0.0)
     token = uuid.uuid4().hex
     part = dest.with_name(f".{dest.name}.{token}.part")
@@ -130,7 +79,7 @@ def read_csv(
 
 
 def _import(source: Path, part: Path, work: Path, settings: Settings, options: ImportOptions,
-            meter: _Meter, format: str) -> StagedTable:
+            meter: RowMeter, format: str) -> StagedTable:
     head = enc.read_head(source)
     enc.refuse_non_text(head)
     guessed = not options.encoding
@@ -138,7 +87,7 @@ def _import(source: Path, part: Path, work: Path, settings: Settings, options: I
                 else enc.detect_encoding(head, complete=len(head) < enc.HEAD_BYTES))
     try:
         return _import_as(source, part, work, settings, options, meter, format, encoding, [])
-    except _NotUtf8:
+    except NotUtf8:
         line = enc.first_undecodable_line(source)
         if not guessed:
             raise ImportFailed(f"the file is not {encoding.label}",
@@ -150,7 +99,7 @@ def _import(source: Path, part: Path, work: Path, settings: Settings, options: I
 
 
 def _import_as(source: Path, part: Path, work: Path, settings: Settings, options: ImportOptions,
-               meter: _Meter, format: str, encoding: enc.Encoding, notes: list[str]) -> StagedTable:
+               meter: RowMeter, format: str, encoding: enc.Encoding, notes: list[str]) -> StagedTable:
     head_text, complete = enc.head_text(source, encoding)
     delimiter = options.delimiter or enc.sniff_delimiter(head_text, complete=complete)
     if len(delimiter) != 1 or delimiter in "\"\r\n":
@@ -162,16 +111,16 @@ def _import_as(source: Path, part: Path, work: Path, settings: Settings, options
     spatial = _Background(lambda: connect(settings)) if points else None
     try:
         text_path, text_encoding, span = _text_for_duckdb(source, work, encoding, meter)
-        job = _Job(text_path, text_encoding, delimiter, columns, settings, options, meter,
+        job = CopyJob(text_path, text_encoding, delimiter, columns, settings, options, meter,
                    warnings=[*notes, *renamed])
         with connect(settings, spatial=False) as plain:
-            sample = _sample(plain, job)
+            sample = read_sample(plain, job)
             geometry = _type_columns(job, sample)
             if geometry and spatial is None:
                 spatial = _Background(lambda: connect(settings))
             con = spatial.result() if geometry and spatial else plain
             con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
-            rows, geometry = _copy(con, job, part, geometry, start=span)
+            rows, geometry = copy_csv(con, job, part, geometry, start=span)
     finally:
         if spatial:
             spatial.close()
@@ -210,7 +159,7 @@ class _Background:
 
 
 def _text_for_duckdb(source: Path, work: Path, encoding: enc.Encoding,
-                     meter: _Meter) -> tuple[Path, str, float]:
+                     meter: RowMeter) -> tuple[Path, str, float]:
     """The file DuckDB reads, its encoding (utf-8 or latin-1), the share of progress spent."""
     size = max(source.stat().st_size, 1)
     link = work / "source.csv"  # a link with a name of ours: no glob characters for DuckDB
@@ -229,9 +178,9 @@ def _text_for_duckdb(source: Path, work: Path, encoding: enc.Encoding,
     return transcoded, "utf-8", 0.5
 
 
-def name_columns(header: list[str]) -> tuple[list[_Column], list[str]]:
+def name_columns(header: list[str]) -> tuple[list[CopyColumn], list[str]]:
     """Columns named from the header: stripped, empty ones ``colonne_N``, duplicates ``_2``."""
-    columns: list[_Column] = []
+    columns: list[CopyColumn] = []
     used: set[str] = set()
     changes: list[str] = []
     for i, raw in enumerate(header):
@@ -247,131 +196,14 @@ def name_columns(header: list[str]) -> tuple[list[_Column], list[str]]:
             note = f"{base!r} appears twice in the header"
             changes.append(f"{base!r} appears twice: {name!r}")
         used.add(name.lower())
-        columns.append(_Column(i, name, raw if raw != name else None, note))
+        columns.append(CopyColumn(i, name, raw if raw != name else None, note))
     warnings = ["columns renamed: " + "; ".join(changes)] if changes else []
     return columns, warnings
 
 
-# --- DuckDB ------------------------------------------------------------------------
-
-def _source_sql(job: _Job, *, trimmed_too: bool = False) -> str:
-    """The file as text columns c0..cN; padded ones trimmed, blank meaning NULL.
-
-    ``trimmed_too`` adds t0..tN, every typed column trimmed, to try padded guesses on.
-    """
-    struct = ", ".join(f"'c{c.index}': 'VARCHAR'" for c in job.columns)
-    options = [
-        "auto_detect = false", f"columns = {{{struct}}}", "header = true",
-        f"encoding = {sql_string(job.text_encoding)}",
-        f"delim = {sql_string(job.delimiter)}", "quote = '\"'", "escape = '\"'",
-        f"strict_mode = {str(not job.lenient).lower()}", f"null_padding = {str(job.lenient).lower()}",
-    ]
-    if job.lenient:
-        options.append("parallel = false")  # DuckDB pads only sequentially with quoted newlines
-    read = f"read_csv({sql_string(str(job.text_path))}, {', '.join(options)})"
-    cells = [f"NULLIF(trim(c{c.index}, ' \t'), '') AS c{c.index}" if c.guess.padded
-             else f"c{c.index}" for c in job.columns]
-    if trimmed_too:
-        cells += [f"NULLIF(trim(c{c.index}, ' \t'), '') AS t{c.index}" for c in job.columns
-                  if c.guess.type != "text"]
-    return f"(SELECT {', '.join(cells)} FROM {read})"
-
-
-def _select_sql(job: _Job, geometry: tuple[_Column, _Column, str] | None) -> str:
-    casts = []
-    for c in job.columns:
-        col = f"c{c.index}"
-        # The message names the column and the value, for _MISFIT_RE to read back.
-        message = f"{sql_string(f'{_MISFIT}|{c.index}|')} || left({col}, 200) || '|end'"
-        casts.append(f"{cast_sql(col, c.guess, message)} AS {sql_identifier(c.name)}")
-    select = f"SELECT {', '.join(casts)} FROM {_source_sql(job)} AS src"
-    if geometry:
-        lat, lon, name = geometry
-        point = f"ST_Point({sql_identifier(lon.name)}, {sql_identifier(lat.name)})"
-        select = f"SELECT *, {point} AS {sql_identifier(name)} FROM ({select}) AS typed"
-    return select
-
-
-def _classify(job: _Job, error: duckdb.Error) -> Exception:
-    """Our error for a DuckDB one: ImportFailed, _NotUtf8, or a misfit to diagnose."""
-    message = str(error)
-    if "Invalid unicode" in message:
-        return _NotUtf8()
-    ragged = _RAGGED_RE.search(message)
-    if ragged:
-        line, width = _first_ragged(job)
-        found = width if line else int(ragged.group(2))
-        return ImportFailed(f"a row has {found} fields instead of {len(job.columns)} (ragged rows "
-                            "may be allowed on import)", where=_where(line, message))
-    if _MISFIT_RE.search(message):
-        return error
-    first = message.splitlines()[0] if message else type(error).__name__
-    log.warning("csv import failed error=%r", first)
-    return ImportFailed(f"the file cannot be read: {first}", where=_where(None, message))
-
-
-def _where(line: int | None, message: str) -> str | None:
-    if line:
-        return f"line {line}"
-    duck = _DUCK_LINE_RE.search(message)
-    return f"near line {duck.group(1)}" if duck else None
-
-
-def _run(con: duckdb.DuckDBPyConnection, job: _Job, sql: str, start: float) -> list[tuple]:
-    """Run ``sql`` in a worker thread, reporting DuckDB's progress from this one."""
-    outcome: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            outcome["rows"] = con.execute(sql).fetchall()
-        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, raised there
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=work, name="mutuelle-csv-copy", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.2)
-            percent = con.query_progress()
-            if percent >= 0:
-                job.meter.at(start + (1.0 - start) * percent / 100.0)
-    except BaseException:
-        con.interrupt()
-        worker.join()
-        raise
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["rows"]  # type: ignore[return-value]
-
-
-def _sample(con: duckdb.DuckDBPyConnection, job: _Job) -> list[list[str | None]]:
-    rows = min(job.settings.sample_rows, max(100, SAMPLE_CELLS // len(job.columns)))
-    for _ in range(2):
-        try:
-            records = con.execute(f"SELECT * FROM {_source_sql(job)} LIMIT {rows}").fetchall()
-            if not records:
-                return [[] for _ in job.columns]
-            return [list(col) for col in zip(*records, strict=True)]
-        except duckdb.Error as error:
-            failure = _classify(job, error)
-            if isinstance(failure, ImportFailed) and _RAGGED_RE.search(str(error)):
-                _go_lenient(job, failure)
-                continue
-            raise failure from None
-    raise AssertionError("unreachable")
-
-
-def _go_lenient(job: _Job, failure: ImportFailed) -> None:
-    if not job.options.allow_ragged or job.lenient:
-        raise failure from None
-    job.lenient = True
-    job.warnings.append(f"ragged rows ({failure.where or 'at least one'}, maybe more): missing "
-                        "fields left empty, extra fields dropped")
-
-
 # --- types ---------------------------------------------------------------------------
 
-def _find(job: _Job, name: str) -> _Column | None:
+def _find(job: CopyJob, name: str) -> CopyColumn | None:
     for key in (lambda c: c.name, lambda c: c.source_name):
         found = next((c for c in job.columns if key(c) == name.strip()), None)
         if found:
@@ -379,7 +211,7 @@ def _find(job: _Job, name: str) -> _Column | None:
     return None
 
 
-def _forced_types(job: _Job) -> dict[int, str]:
+def _forced_types(job: CopyJob) -> dict[int, str]:
     forced: dict[int, str] = {}
     for name, kind in job.options.types.items():
         column = _find(job, name)
@@ -392,7 +224,7 @@ def _forced_types(job: _Job) -> dict[int, str]:
     return forced
 
 
-def _type_columns(job: _Job, sample: list[list[str | None]]) -> tuple[_Column, _Column, str] | None:
+def _type_columns(job: CopyJob, sample: list[list[str | None]]) -> tuple[CopyColumn, CopyColumn, str] | None:
     """Concept and type of every column from the sample; the geometry to build, if any."""
     forced = _forced_types(job)
     for c in job.columns:
@@ -417,8 +249,8 @@ def _type_columns(job: _Job, sample: list[list[str | None]]) -> tuple[_Column, _
     return lat, lon, name
 
 
-def _coordinate(job: _Job, sample: list[list[str | None]], wanted: str | None,
-                concept: str) -> _Column | None:
+def _coordinate(job: CopyJob, sample: list[list[str | None]], wanted: str | None,
+                concept: str) -> CopyColumn | None:
     if not wanted:
         return next((c for c in job.columns if c.concept == concept), None)
     column = _find(job, wanted)
@@ -430,100 +262,9 @@ def _coordinate(job: _Job, sample: list[list[str | None]], wanted: str | None,
     return column
 
 
-# --- the copy ------------------------------------------------------------------------
-
-def _copy(con: duckdb.DuckDBPyConnection, job: _Job, part: Path,
-          geometry: tuple[_Column, _Column, str] | None, start: float) -> tuple[int, tuple | None]:
-    """COPY the typed table to ``part``; retype once the columns the sample misjudged."""
-    retyped = False
-    for _ in range(4):
-        part.unlink(missing_ok=True)
-        sql = (f"COPY ({_select_sql(job, geometry)}) TO {sql_string(str(part))} "
-               "(FORMAT parquet, COMPRESSION zstd)")
-        try:
-            return int(_run(con, job, sql, start)[0][0]), geometry
-        except duckdb.Error as error:
-            failure = _classify(job, error)
-            if isinstance(failure, ImportFailed) and _RAGGED_RE.search(str(error)):
-                _go_lenient(job, failure)
-                continue
-            if isinstance(failure, _NotUtf8):
-                raise failure from None
-            misfit = _MISFIT_RE.search(str(error))
-            if isinstance(failure, ImportFailed) or misfit is None:
-                raise failure from None
-            column, value = job.columns[int(misfit.group(1))], misfit.group(2)
-            if column.forced or retyped:
-                line = _lines_of(job, {column.index: value}).get(column.index)
-                raise ImportFailed(f"column {column.name!r}: {value!r} is not "
-                                   f"{column.guess.describe()}",
-                                   where=f"line {line}" if line else None) from None
-            _retype(con, job, start)
-            retyped = True
-            if geometry and not all(c.guess.type == "decimal" for c in geometry[:2]):
-                job.warnings.append("latitude or longitude is not numeric: no geometry built")
-                geometry = None
-    raise ImportFailed("the file could not be read (did it change during the import?)")
-
-
-def _retype(con: duckdb.DuckDBPyConnection, job: _Job, start: float) -> None:
-    """Scan the whole file once and widen (or make text) every column with misfits."""
-    plans = [(c, [c.guess, *widenings(c.guess)]) for c in job.columns
-             if c.guess.type != "text" and not c.forced]
-    # Every column is read, typed or not: DuckDB 1.4 fails internally when a column it
-    # skips holds bytes that are not UTF-8.
-    exprs = [f"count(c{c.index})" for c in job.columns if c.guess.type == "text" or c.forced]
-    for c, options in plans:
-        for g in options:
-            col = f"t{c.index}" if g.padded else f"c{c.index}"
-            exprs.append(f"count(*) FILTER (WHERE {misfit_sql(col, g)})")
-        exprs.append(f"min(c{c.index}) FILTER (WHERE {misfit_sql(f'c{c.index}', c.guess)})")
-    source = _source_sql(job, trimmed_too=True)
-    row = _run(con, job, f"SELECT {', '.join(exprs)} FROM {source} AS src", start)[0]
-    changed: dict[int, tuple[TypeGuess, int, str]] = {}
-    pos = len(exprs) - sum(len(options) + 1 for _, options in plans)
-    for c, options in plans:
-        counts, example = row[pos:pos + len(options)], row[pos + len(options)]
-        pos += len(options) + 1
-        if counts[0]:
-            changed[c.index] = (c.guess, counts[0], example)
-            c.guess = next((g for g, n in zip(options[1:], counts[1:], strict=True) if n == 0), TEXT)
-    lines = _lines_of(job, {i: example for i, (_, _, example) in changed.items()})
-    for i, (old, count, example) in changed.items():
-        c = job.columns[i]
-        where = f" at line {lines[i]}" if i in lines else ""
-        job.warnings.append(f"column {c.name!r} read as {c.guess.describe()}: {count} value(s) are "
-                            f"not {old.describe()} (e.g. {example!r}{where})")
-
-
-# --- physical lines, for messages ----------------------------------------------------
-
-def _records(job: _Job) -> Iterator[tuple[int, list[str]]]:
-    return enc.records_with_lines(job.text_path, job.text_encoding, job.delimiter)
-
-
-def _first_ragged(job: _Job) -> tuple[int | None, int]:
-    width = len(job.columns)
-    return next(((line, len(r)) for line, r in _records(job) if len(r) != width), (None, 0))
-
-
-def _lines_of(job: _Job, wanted: dict[int, str]) -> dict[int, int]:
-    """Line of the first record whose column i holds wanted[i] (trimmed, cut at 200)."""
-    targets = {i: value.strip(" \t") for i, value in wanted.items()}
-    found: dict[int, int] = {}
-    for line, record in _records(job):
-        for i, value in targets.items():
-            if i not in found and i < len(record) and \
-                    record[i].strip(" \t")[:200].strip(" \t") == value:
-                found[i] = line
-        if len(found) == len(wanted):
-            break
-    return found
-
-
 # --- what the user is told -----------------------------------------------------------
 
-def _specs(job: _Job, geometry: tuple[_Column, _Column, str] | None) -> list[ColumnSpec]:
+def _specs(job: CopyJob, geometry: tuple[CopyColumn, CopyColumn, str] | None) -> list[ColumnSpec]:
     specs = [ColumnSpec(c.name, c.guess.type, c.concept, c.source_name, c.note) for c in job.columns]
     if geometry:
         lat, lon, name = geometry
@@ -532,8 +273,8 @@ def _specs(job: _Job, geometry: tuple[_Column, _Column, str] | None) -> list[Col
     return specs
 
 
-def _detected(encoding: enc.Encoding, job: _Job, head_text: str,
-              geometry: tuple[_Column, _Column, str] | None) -> dict[str, str]:
+def _detected(encoding: enc.Encoding, job: CopyJob, head_text: str,
+              geometry: tuple[CopyColumn, CopyColumn, str] | None) -> dict[str, str]:
     detected = {
         "encoding": encoding.label,
         "delimiter": job.delimiter,
