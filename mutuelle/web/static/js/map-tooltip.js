@@ -18,7 +18,9 @@ export function classOf(v, value) {
 export function describe(code, properties = {}, { data, byCode, messages, format }) {
   let item = byCode.get(code);
   const view = data?.choropleth;
-  if (!data?.crossing && view && properties.status && (!view.within || item)) {
+  // Limited to some territories (within): the others are "outside", details loaded or not.
+  const inside = !view?.within || Boolean(item) || Boolean(view.inside?.includes(code));
+  if (!data?.crossing && view && properties.status && inside) {
     const value = properties.status === "ok" && properties.value !== undefined ? Number(properties.value) : null;
     item = { parent: null, rank: null, ...item, code, name: properties.name ?? item?.name ?? code,
       status: properties.status, value, class: classOf(view, value) };
