@@ -242,6 +242,15 @@ def vintages(session: Session) -> list[int]:
     return sorted(v for (v,) in session.execute(select(Territory.vintage).distinct()).all())
 
 
+def default_vintage(session: Session, settings: Settings) -> int | None:
+    """The vintage shown when none is named: the default one if the referential has it, else
+    the newest it has; None for an empty referential."""
+    present = vintages(session)
+    if not present:
+        return None
+    return settings.default_vintage if settings.default_vintage in present else present[-1]
+
+
 def _check_known_vintage(session: Session, vintage: int) -> int:
     vintage = check_vintage(vintage)
     known = vintages(session)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from mutuelle.catalog.observatory_models import LEVELS, Indicator, Territory, TerritoryOverlap
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput
+from mutuelle.geo import referential as geo_referential
 from mutuelle.observatory import secrecy
 from mutuelle.observatory.indicators import describe, indicator_sources, registered, source_sums
 from mutuelle.query.run import budgeted
@@ -233,10 +234,8 @@ def default_vintage(session: Session, settings: Settings, indicator: Indicator) 
     has it, else the newest the referential has."""
     if indicator.vintage is not None:
         return indicator.vintage
-    present = set(session.scalars(select(Territory.vintage).distinct()).all())
-    if settings.default_vintage in present or not present:
-        return settings.default_vintage
-    return max(present)
+    found = geo_referential.default_vintage(session, settings)
+    return settings.default_vintage if found is None else found
 
 
 def _levels(ind: Indicator, ref: Referential) -> list[str]:

@@ -35,10 +35,9 @@ def warm_up(settings: Settings, make_session: Callable[[], Session]) -> dict[str
     start = time.perf_counter()
     done: dict[str, Any] = {"vintage": None, "levels": [], "indicators": [], "failed": []}
     with make_session() as session:
-        present = referential.vintages(session)
-        if not present:
+        vintage = referential.default_vintage(session, settings)
+        if vintage is None:
             return done
-        vintage = settings.default_vintage if settings.default_vintage in present else present[-1]
         done["vintage"] = vintage
         for level in LEVELS:
             if referential.geometry_path(settings, vintage, level).is_file():

@@ -83,10 +83,9 @@ def _json_script(data: Any) -> Markup:
 def _default_level(session: Session, settings: Settings) -> tuple[list[str], str, int | None]:
     """Levels with contours and at least three territories in the default vintage, the one
     shown first, and that vintage."""
-    vintages = referential.vintages(session)
-    if not vintages:
+    vintage = referential.default_vintage(session, settings)
+    if vintage is None:
         return [], "iris", None
-    vintage = settings.default_vintage if settings.default_vintage in vintages else vintages[-1]
     drawn = set(referential.levels_available(session, vintage, settings))
     # A choropleth compares territories: a level with fewer than three has nothing to classify.
     counts = dict(session.execute(select(Territory.level, func.count()).where(
