@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,20 +72,30 @@ def pg_database() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def empty_pg(pg_database: str) -> Callable[[], str]:
+    """``empty_pg()``: the session's PostgreSQL database with an empty schema (its URL)."""
+
+    def empty() -> str:
+        engine = create_engine(pg_database)
+        with engine.begin() as con:
+            con.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        from mutuelle.catalog.db import _engine_for
+
+        _engine_for.cache_clear()
+        return pg_database
+
+    return empty
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings on each catalogue backend: SQLite, then PostgreSQL (schema reset per test)."""
     home = tmp_path / "home"
     if request.param == "sqlite":
         return Settings(home=home, duckdb_memory_limit="512MB")
-    url = request.getfixturevalue("pg_database")
-    engine = create_engine(url)
-    with engine.begin() as con:
-        con.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    from mutuelle.catalog.db import _engine_for
-
-    _engine_for.cache_clear()
+    url = request.getfixturevalue("empty_pg")()
     return Settings(home=home, database_url=url, duckdb_memory_limit="512MB")
 
 

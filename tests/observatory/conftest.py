@@ -92,6 +92,25 @@ def small_referential(session: Session) -> Session:
     return session
 
 
+#: Numerators and denominators by IRIS of the small referential (and one IRIS outside it,
+#: one with a zero denominator).
+RATES = """code_iris,num,den
+690010101,30,100
+690010102,20,200
+690010103,10,100
+690020101,40,150
+690020102,15,50
+010010101,25,120
+010010102,0,0
+"""
+
+
+@pytest.fixture
+def add_rates(add_dataset: Callable[[str, str], Dataset]) -> Callable[[], Dataset]:
+    """``add_rates()``: the dataset "taux" of ``RATES``."""
+    return lambda: add_dataset("taux", RATES)
+
+
 @pytest.fixture
 def add_dataset(any_settings: Settings, session: Session, tmp_path: Path
                 ) -> Callable[[str, str], Dataset]:

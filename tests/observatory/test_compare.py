@@ -17,21 +17,12 @@ from mutuelle.observatory.compare import (
 from mutuelle.observatory.compute import NO_DATA, OK, SECRET, Value, compute_indicator
 from mutuelle.observatory.indicators import define_indicator
 
-RATES = """code_iris,num,den
-690010101,30,100
-690010102,20,200
-690010103,10,100
-690020101,40,150
-690020102,15,50
-010010101,25,120
-010010102,0,0
-"""
 
 
 @pytest.fixture
-def indicators(small_referential, add_dataset):
+def indicators(small_referential, add_rates):
     session = small_referential
-    add_dataset("taux", RATES)
+    add_rates()
     rate = define_indicator(session, id="taux", label="Taux d'essai", dataset="taux",
                             numerator="num", denominator="den", code_column="code_iris",
                             scale=100, unit="%", secrecy_on="none")

@@ -16,15 +16,6 @@ from mutuelle.observatory.compute import (
 )
 from mutuelle.observatory.indicators import define_indicator
 
-RATES = """code_iris,num,den
-690010101,30,100
-690010102,20,200
-690010103,10,100
-690020101,40,150
-690020102,15,50
-010010101,25,120
-010010102,0,0
-"""
 
 
 def by_code(values):
@@ -32,8 +23,8 @@ def by_code(values):
 
 
 @pytest.fixture
-def rates(small_referential, add_dataset):
-    add_dataset("taux", RATES)
+def rates(small_referential, add_rates):
+    add_rates()
     return define_indicator(small_referential, id="taux", label="Taux", dataset="taux",
                             numerator="num", denominator="den", code_column="code_iris",
                             scale=100, unit="%", secrecy_on="none")
@@ -155,11 +146,11 @@ def test_codes_that_lost_their_zeros_are_matched_and_unknown_ones_counted(
 
 
 def test_named_whole_territories_hold_their_member_communes(
-        any_settings: Settings, session, add_dataset, add_territories, small_rows
+        any_settings: Settings, session, add_rates, add_territories, small_rows
         ) -> None:
     rows = [*small_rows, ("territoire", "T1", "Deux communes", None, {})]
     add_territories(rows, extra={("territoire", "T1"): {"communes": ["69001", "69002"]}})
-    add_dataset("taux", RATES)
+    add_rates()
     ind = define_indicator(session, id="taux", label="Taux", dataset="taux", numerator="num",
                            denominator="den", code_column="code_iris", secrecy_on="none")
     whole = by_code(indicator_values(session, any_settings, ind, "territoire"))
@@ -168,8 +159,8 @@ def test_named_whole_territories_hold_their_member_communes(
 
 
 def test_an_empty_referential_is_a_clear_error(
-        any_settings: Settings, session, add_dataset) -> None:
-    add_dataset("taux", RATES)
+        any_settings: Settings, session, add_rates) -> None:
+    add_rates()
     ind = define_indicator(session, id="taux", label="Taux", dataset="taux", numerator="num",
                            denominator="den", code_column="code_iris")
     with pytest.raises(InvalidInput, match="no territory for vintage"):

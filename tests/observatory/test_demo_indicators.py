@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mutuelle.catalog.db import sessions, upgrade
@@ -31,15 +31,7 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     home = tmp_path_factory.mktemp("demo") / "home"
     settings = Settings(home=home, duckdb_memory_limit="512MB")
     if request.param == "postgresql":
-        url = request.getfixturevalue("pg_database")
-        engine = create_engine(url)
-        with engine.begin() as con:
-            con.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        from mutuelle.catalog.db import _engine_for
-
-        _engine_for.cache_clear()
-        settings = settings.with_(database_url=url)
+        settings = settings.with_(database_url=request.getfixturevalue("empty_pg")())
     upgrade(settings)
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     files = tmp_path_factory.mktemp("demo-files")
