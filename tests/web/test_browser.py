@@ -12,9 +12,10 @@ from playwright.sync_api import expect
 from mutuelle.catalog import repository as repo
 from mutuelle.ingest.service import import_file
 
+from browser_testing import axe_violations  # type: ignore[import-not-found]
+
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parents[2] / "mutuelle" / "web" / "static" / "vendor" / "axe-core" / "axe.min.js"
 
 
 def seed_budget(app, fixtures_dir: Path) -> str:  # type: ignore[no-untyped-def]
@@ -121,27 +122,14 @@ def test_a_refused_file_shows_the_problem_on_the_form(
     screenshot(page, "web-import-refused")
 
 
-def _axe_violations(page) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {runOnly: {type: 'tag',
-            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
-        return r.violations.map(v => ({id: v.id, impact: v.impact,
-            nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
-    }""")
-    return list(result)
-
-
 def test_the_pages_pass_axe_accessibility_checks(
         app, live_server: str, page, fixtures_dir: Path, screenshot) -> None:  # type: ignore[no-untyped-def]
-    if not AXE.exists():
-        pytest.fail("axe-core is not served: run scripts/build-assets.sh")
     slug = seed_budget(app, fixtures_dir)
     problems = {}
     for path in ("/", "/catalogue", f"/datasets/{slug}", f"/datasets/{slug}/versions/1",
                  f"/datasets/{slug}/import", "/datasets/new", "/datasets/inconnu", "/?lang=en"):
         page.goto(live_server + path)
-        violations = _axe_violations(page)
+        violations = axe_violations(page)
         if violations:
             problems[path] = violations
     assert not problems, json.dumps(problems, indent=1, ensure_ascii=False)

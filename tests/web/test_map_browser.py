@@ -16,12 +16,13 @@ from fastapi import FastAPI
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
+from browser_testing import axe_violations  # type: ignore[import-not-found]
+
 pytestmark = pytest.mark.browser
 
 RATE = "demandeurs-pour-100-actifs"      # has secret IRIS
 OTHER = "taux-non-recours-c2s"
 READY = "[data-observatory][data-ready='1']"
-AXE = Path(__file__).resolve().parents[2] / "mutuelle" / "web" / "static" / "vendor" / "axe-core" / "axe.min.js"
 
 
 # --- the demo portal, built once per session and copied for each module ---------------------
@@ -266,21 +267,8 @@ def test_a_resident_finds_a_neighbourhood_and_reads_its_portrait(
     screenshot(page, "observatory-portrait")
 
 
-def _axe_violations(page) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {runOnly: {type: 'tag',
-            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
-        return r.violations.map(v => ({id: v.id, impact: v.impact,
-            nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
-    }""")
-    return list(result)
-
-
 def test_the_observatory_pages_pass_axe_accessibility_checks(
         live_server: str, page) -> None:  # type: ignore[no-untyped-def]
-    if not AXE.exists():
-        pytest.fail("axe-core is not served: run scripts/build-assets.sh")
     response = page.request.post(live_server + "/api/scenarios", data=json.dumps(
         {"title": "Accessibilité", "state": {"indicator": RATE}}),
         headers={"Content-Type": "application/json"})
@@ -292,7 +280,7 @@ def test_the_observatory_pages_pass_axe_accessibility_checks(
         page.goto(live_server + path)
         if page.locator("[data-observatory]").count():
             wait_drawn(page)
-        violations = _axe_violations(page)
+        violations = axe_violations(page)
         if violations:
             problems[path] = violations
     assert not problems, json.dumps(problems, indent=1, ensure_ascii=False)
