@@ -15,6 +15,7 @@ install:
 run: install
 	@$(UV) run mutuelle db upgrade
 	@$(UV) run mutuelle demo --if-empty
+	@$(UV) run mutuelle users bootstrap
 	@$(UV) run mutuelle serve
 
 ## Install what is missing (PostgreSQL, Chromium included) and run the whole test suite.
@@ -29,9 +30,10 @@ assets:
 bench: install
 	@$(UV) run --group bench python bench/ingest.py
 
-lint:
+## ruff on the code, tests and benches; mypy --strict on the typed core (run by .ci/run too).
+lint: install
 	@$(UV) run ruff check mutuelle tests bench
-	@$(UV) run mypy --strict mutuelle/core mutuelle/query mutuelle/access
+	@$(UV) run mypy --strict mutuelle/core mutuelle/query mutuelle/access mutuelle/store/sql.py
 
 clean:
 	rm -rf var test-artifacts bench/out mutuelle/web/static/vendor

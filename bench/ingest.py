@@ -4,21 +4,24 @@ Generates (deterministically, into ``bench/out/``) a job-offers CSV the way Fren
 public files come: cp1252, ``;``, decimal comma, dd/mm/yyyy, codes with leading zeros.
 Each side runs in its own subprocess so that wall time and peak RSS are its own.
 
-    uv run --group bench python bench/ingest.py [--rows N]
+    uv run --group bench python bench/ingest.py [--rows N] [--repeat R] [--no-points]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
 
 # Real ROME job codes (public referential); the offers themselves are synthetic.
 ROME = [
@@ -55,17 +58,20 @@ CP1252_LABELS = {"J1501": "Soins d’hygiène, de confort du patient",
                  "G1602": "Personnel de cuisine (cœur de métier)"}
 
 
-def generate(path: Path, rows: int, seed: int = 20240101, *, cp1252_only: bool = False) -> None:
+def generate(path: Path, rows: int, seed: int = 20240101, *, cp1252_only: bool = False,
+             no_points: bool = False) -> None:
     """Write the job-offers file (cp1252), the same bytes for the same rows and seed.
 
     ``cp1252_only`` uses ’ and œ in two labels, as Word-fed files do: the file is then
-    no longer latin-1, and must be transcoded.
+    no longer latin-1, and must be transcoded. ``no_points`` names the coordinates so that
+    no point geometry is built from them (what the reference never builds).
     """
     rng = random.Random(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
+    header = HEADER.replace("latitude;longitude", "mesure_1;mesure_2") if no_points else HEADER
     with open(tmp, "w", encoding="cp1252", newline="") as out:
-        out.write(HEADER + "\r\n")
+        out.write(header + "\r\n")
         batch: list[str] = []
         for i in range(1, rows + 1):
             code, label = ROME[rng.randrange(len(ROME))]
@@ -98,6 +104,15 @@ def run_ours(source: Path, dest: Path, home: Path) -> dict[str, object]:
     from mutuelle.ingest.csv import read_csv
     from mutuelle.ingest.model import ImportOptions
 
+    phases: dict[str, float] = {}
+
+    class Phases(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            phases.update(getattr(record, "phases", {}))
+
+    logger = logging.getLogger("mutuelle.ingest.csv")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Phases())
     settings = Settings(home=home)
     started = time.perf_counter()
     table = read_csv(source, dest, settings, ImportOptions())
@@ -106,6 +121,8 @@ def run_ours(source: Path, dest: Path, home: Path) -> dict[str, object]:
         "rows": table.row_count,
         "types": {c.name: c.type for c in table.columns},
         "detected": table.detected,
+        "phases": phases,
+        "module": read_csv.__module__ and sys.modules[read_csv.__module__].__file__,
     }
 
 
@@ -130,9 +147,19 @@ def run_duckdb(source: Path, dest: Path, home: Path, encoding: str) -> dict[str,
             "types": types}
 
 
+def _child_env() -> dict[str, str]:
+    """The children's environment: Python caches its compiled modules (in bench/out/pycache),
+    as it does once a package is installed, even where PYTHONDONTWRITEBYTECODE is set (then
+    every start would compile every module imported, duckdb's and sqlglot's included)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(OUT / "pycache")
+    return env
+
+
 def _child(args: list[str]) -> dict[str, object]:
-    """Run this script on ``args`` in a child; its JSON answer plus its own peak RSS."""
-    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE)
+    """Run this script on ``args`` in a child; its JSON answer plus its own peak RSS and CPU."""
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
+                            env=_child_env())
     assert proc.stdout is not None
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -153,23 +180,35 @@ def _has_c1_bytes(path: Path) -> bool:
     return False
 
 
+def _spread(values: list[float]) -> str:
+    return (f"median {statistics.median(values):6.2f}  min {min(values):6.2f}  "
+            f"max {max(values):6.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the generated file")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each side; best time kept")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="rounds; each runs every side once, in turn (medians reported)")
     parser.add_argument("--cp1252-only", action="store_true",
                         help="use ’ and œ (not latin-1): our side transcodes, DuckDB gets UTF-8")
+    parser.add_argument("--no-points", action="store_true",
+                        help="coordinates under other names: no point geometry on our side")
+    parser.add_argument("--compare-with", type=Path, metavar="DIR",
+                        help="also run the importer of another checkout (e.g. `git archive` of "
+                             "an earlier commit unpacked in DIR), in the same rounds")
     args = parser.parse_args()
 
-    source = OUT / f"offres_{args.rows}{'_cp1252' if args.cp1252_only else ''}.csv"
+    variant = ("_cp1252" if args.cp1252_only else "") + ("_nopoints" if args.no_points else "")
+    source = OUT / f"offres_{args.rows}{variant}.csv"
     if not source.exists():
         print(f"generating {source.name} ...", flush=True)
-        generate(source, args.rows, cp1252_only=args.cp1252_only)
+        generate(source, args.rows, cp1252_only=args.cp1252_only, no_points=args.no_points)
     size_mb = source.stat().st_size / 2**20
     home = OUT / "ingest_home"
     # DuckDB reads latin-1 itself; cp1252 only through a UTF-8 copy (made here, not timed).
     if _has_c1_bytes(source):
-        duck_source, encoding = OUT / f"offres_{args.rows}.utf8.csv", "utf-8"
+        duck_source, encoding = OUT / f"offres_{args.rows}{variant}.utf8.csv", "utf-8"
         if not duck_source.exists():  # in chunks: a child's peak RSS starts from ours
             with open(source, encoding="cp1252", newline="") as src, \
                     open(duck_source, "w", encoding="utf-8", newline="") as dst:
@@ -180,35 +219,65 @@ def main() -> None:
         duck_source, encoding = source, "latin-1"
         duck_how = "DuckDB on the same file, encoding='latin-1' (same bytes as cp1252 here)"
 
-    runs: dict[str, list[dict[str, object]]] = {"ours": [], "duckdb": []}
-    for _ in range(args.repeat):
-        runs["duckdb"].append(_child(["--child-duckdb", str(duck_source), str(OUT / "ingest_duckdb.parquet"),
-                                      str(home), encoding]))
-        runs["ours"].append(_child(["--child-ours", str(source), str(OUT / "ingest_ours.parquet"),
-                                    str(home)]))
-    ours = min(runs["ours"], key=lambda r: r["seconds"])
-    duck = min(runs["duckdb"], key=lambda r: r["seconds"])
-    ratio = ours["seconds"] / duck["seconds"]
-    cpu_ratio = ours["cpu_seconds"] / duck["cpu_seconds"]
+    sides = {
+        "duckdb": ["--child-duckdb", str(duck_source), str(OUT / "ingest_duckdb.parquet"),
+                   str(home), encoding],
+        "ours": ["--child-ours", str(source), str(OUT / "ingest_ours.parquet"), str(home),
+                 str(ROOT)],
+    }
+    if args.compare_with:
+        sides["other"] = ["--child-ours", str(source), str(OUT / "ingest_other.parquet"),
+                          str(home), str(args.compare_with.resolve())]
+    for name in sides:  # untimed: fills the bytecode cache and the page cache
+        _child(sides[name])
+    runs: dict[str, list[dict[str, object]]] = {name: [] for name in sides}
+    loads = [os.getloadavg()[0]]
+    for round_ in range(args.repeat):
+        # Each round starts with another side, so that none always runs first (or last).
+        order = list(sides)[round_ % len(sides):] + list(sides)[:round_ % len(sides)]
+        for name in order:
+            runs[name].append(_child(sides[name]))
+        loads.append(os.getloadavg()[0])
+
+    def seconds(name: str, key: str) -> list[float]:
+        return [float(r[key]) for r in runs[name]]  # type: ignore[arg-type]
+
     print(f"file: {source.name}, {args.rows} rows, {size_mb:.1f} MiB, cp1252, ';', decimal comma")
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    for name, run in (("ours  ", ours), ("duckdb", duck)):
-        print(f"{name} read_csv -> parquet : {run['seconds']:6.2f} s wall  "
-              f"{run['cpu_seconds']:6.2f} s CPU (child)  peak RSS {run['peak_rss_mb']:6.1f} MiB  "
-              f"rows {run['rows']}")
+    print(f"{args.repeat} rounds; load average (1 min) {loads[0]:.1f} at the start, "
+          f"{loads[-1]:.1f} at the end, up to {max(loads):.1f}, on {os.cpu_count()} CPUs")
+    labels = {"ours": "ours  ", "duckdb": "duckdb", "other": "other "}
+    for name in sides:
+        print(f"{labels[name]} wall s: {_spread(seconds(name, 'seconds'))} | "
+              f"CPU s: {_spread(seconds(name, 'cpu_seconds'))} | "
+              f"peak RSS {max(seconds(name, 'peak_rss_mb')):6.1f} MiB | rows {runs[name][0]['rows']}")
     print(f"duckdb side: {duck_how}")
-    print(f"ratio ours/duckdb: {ratio:.2f} wall, {cpu_ratio:.2f} CPU   (target <= 2)")
-    print(f"our peak RSS under 1 GiB: {ours['peak_rss_mb'] < 1024}")
-    print(f"our types   : {ours['types']}")
-    print(f"duckdb types: {duck['types']}")
+    print("wall: read_csv -> Parquet inside the child; CPU: the whole child (start-up included)")
+    for name in sides:
+        if name == "duckdb":
+            continue
+        wall = [o / d for o, d in zip(seconds(name, "seconds"), seconds("duckdb", "seconds"))]
+        cpu = [o / d for o, d in zip(seconds(name, "cpu_seconds"),
+                                     seconds("duckdb", "cpu_seconds"))]
+        print(f"ratio {name}/duckdb, per round: wall {_spread(wall)} | CPU {_spread(cpu)}   "
+              "(target <= 2)")
+        print(f"ratio {name}/duckdb of the medians: wall "
+              f"{statistics.median(seconds(name, 'seconds')) / statistics.median(seconds('duckdb', 'seconds')):.2f}, "
+              f"CPU {statistics.median(seconds(name, 'cpu_seconds')) / statistics.median(seconds('duckdb', 'cpu_seconds')):.2f}")
+    print(f"our peak RSS under 1 GiB: {max(seconds('ours', 'peak_rss_mb')) < 1024}")
+    phases = runs["ours"][0].get("phases")
+    if phases:
+        print("our phases (first round, s): "
+              + ", ".join(f"{k} {v}" for k, v in phases.items()))  # type: ignore[union-attr]
+    print(f"our types   : {runs['ours'][0]['types']}")
+    print(f"duckdb types: {runs['duckdb'][0]['types']}")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child-ours":
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        sys.path.insert(0, sys.argv[5])
         print(json.dumps(run_ours(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))))
     elif len(sys.argv) > 1 and sys.argv[1] == "--child-duckdb":
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        sys.path.insert(0, str(ROOT))
         print(json.dumps(run_duckdb(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]),
                                     sys.argv[5])))
     else:

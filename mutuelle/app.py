@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from mutuelle import __version__
 from mutuelle.api import datasets as datasets_api
+from mutuelle.api import discussions as discussions_api
 from mutuelle.api import explore, explore_catalog
 from mutuelle.api import indicators as indicators_api
+from mutuelle.api import members as members_api
 from mutuelle.api import scenarios as scenarios_api
 from mutuelle.api import territories as territories_api
 from mutuelle.api import tiles as tiles_api
 from mutuelle.api.errors import install_error_handlers
 from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.core.config import Settings, load_settings
+from mutuelle.federation.portals import PortalHosts
+from mutuelle.ingest.service import recover_imports
+from mutuelle.requests import DefaultCacheControl, guard
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
@@ -31,9 +36,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         description="API of a territorial data commons: the native catalogue API and an "
                     "Opendatasoft Explore v2.1 compatible API.",
         docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+        dependencies=[Depends(guard)],
     )
     app.state.settings = settings
     app.state.sessions = sessions(settings)
+    recover_imports(settings, app.state.sessions)  # what a killed import left, before serving
     install_error_handlers(app)
     app.include_router(datasets_api.router)
     app.include_router(explore_catalog.router)
@@ -43,10 +50,27 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(indicators_api.router)
     app.include_router(territories_api.router)
     app.include_router(scenarios_api.router)
-    from mutuelle.web import observatory_pages, pages  # the web layer: pages and static files
+    app.include_router(members_api.router)
+    app.include_router(discussions_api.router)
+    # the web layer: pages and static files
+    from mutuelle.web import (
+        discussion_pages,
+        members_pages,
+        observatory_pages,
+        observatory_scenarios,
+        pages,
+        portal_pages,
+    )
 
     pages.install(app)
+    app.include_router(members_pages.router)
+    app.include_router(portal_pages.router)
+    app.include_router(discussion_pages.router)
     observatory_pages.install(app)
+    observatory_scenarios.install(app)
+    app.add_middleware(DefaultCacheControl)
+    if settings.portal_hosts:
+        app.add_middleware(PortalHosts, setting=settings.portal_hosts)
     if settings.warm_up:
         from mutuelle.observatory.warmup import start_warm_up
 

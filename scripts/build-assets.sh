@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Copy the front-end packages' dist files into mutuelle/web/static/vendor (ignored by git).
+# Copy the front-end packages' dist files into mutuelle/web/static/vendor and the COG data into
+# mutuelle/data/cog (both ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=mutuelle/web/static/vendor
@@ -10,3 +11,8 @@ cp node_modules/vega/build/vega.min.js node_modules/vega-lite/build/vega-lite.mi
    node_modules/vega-embed/build/vega-embed.min.js "$out/vega/"
 cp node_modules/htmx.org/dist/htmx.min.js "$out/htmx/"
 mkdir -p "$out/axe-core" && cp node_modules/axe-core/axe.min.js "$out/axe-core/"
+
+# The INSEE Code officiel géographique (COG) JSON files read by mutuelle.geo.cog, inside the
+# package (ignored by git): the default MUTUELLE_COG_DIR, found wherever the package is installed.
+mkdir -p mutuelle/data/cog
+cp node_modules/@etalab/decoupage-administratif/data/*.json mutuelle/data/cog/

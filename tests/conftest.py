@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from mutuelle.core.config import Settings
 
-from http_testing import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK, admin_key, session_token  # type: ignore[import-not-found]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 if not FIXTURES.exists():  # CI clones next to shared/, like the work tree
@@ -131,13 +131,15 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_api(demo_home: Path):  # type: ignore[no-untyped-def]
-    """A local client (may edit) on this module's copy of the demo portal."""
+    """A site administrator's client (with a write key) on this module's copy of the demo portal."""
     from fastapi.testclient import TestClient
 
     from mutuelle.app import create_app
 
-    app = create_app(Settings(home=demo_home, duckdb_memory_limit="512MB"))
-    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
+    settings = Settings(home=demo_home, duckdb_memory_limit="512MB")
+    app = create_app(settings)
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False,
+                    headers=admin_key(settings)) as client:
         yield client
 
 
@@ -148,7 +150,7 @@ def demo_public_api(demo_home: Path):  # type: ignore[no-untyped-def]
 
     from mutuelle.app import create_app
 
-    app = create_app(Settings(home=demo_home, duckdb_memory_limit="512MB", local_editing=0))
+    app = create_app(Settings(home=demo_home, duckdb_memory_limit="512MB"))
     with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
         yield client
 
@@ -163,21 +165,22 @@ def app(settings: Settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
-    """An HTTP client on the app, seen as the local machine (which may edit)."""
+    """An HTTP client on the app as a site administrator (with a write key)."""
     from fastapi.testclient import TestClient
 
-    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as c:
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False,
+                    headers=admin_key(app.state.settings)) as c:
         yield c
 
 
 @pytest.fixture
 def anonymous_client(settings: Settings):  # type: ignore[no-untyped-def]
-    """An HTTP client as an anonymous visitor (no local editing)."""
+    """An HTTP client as an anonymous visitor."""
     from fastapi.testclient import TestClient
 
     from mutuelle.app import create_app
 
-    with TestClient(create_app(settings.with_(local_editing=0)), raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -227,6 +230,17 @@ def browser():  # type: ignore[no-untyped-def]
 def page(browser):  # type: ignore[no-untyped-def]
     """A fresh browser page (French locale), closed after the test."""
     context = browser.new_context(locale="fr-FR")
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def member_page(browser, app, live_server: str):  # type: ignore[no-untyped-def]
+    """A browser page signed in as a site administrator of the served app (French locale)."""
+    context = browser.new_context(locale="fr-FR")
+    context.add_cookies([{"name": "mutuelle_session", "url": live_server,
+                          "value": session_token(app.state.settings)}])
     pg = context.new_page()
     yield pg
     context.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
+from mutuelle.access.policy import cache_control
 from mutuelle.catalog.models import Version
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
@@ -14,13 +15,15 @@ from mutuelle.store.versions import resolve
 DOWNLOAD_KINDS = ("original", "csv", "parquet")
 
 
-def version_download(settings: Settings, version: Version, kind: str) -> Response:
-    """The response for one download kind of one version."""
+def version_download(settings: Settings, version: Version, kind: str, *, public: bool,
+                     immutable: bool) -> Response:
+    """The response for one download kind of one version: cached by anyone for ever only when
+    anyone may read it and it was asked by number (``latest`` moves)."""
     if kind not in DOWNLOAD_KINDS:
         raise NotFound(f"unknown download {kind!r}: one of {', '.join(DOWNLOAD_KINDS)}")
     stem = f"{version.dataset.slug}-v{version.number}"
     headers = {"ETag": f'"{version.checksum[:32]}-{kind}"',
-               "Cache-Control": "public, max-age=31536000, immutable"}
+               "Cache-Control": cache_control(public, immutable=immutable)}
     if kind == "original":
         if not version.original_path:
             raise NotFound("the original file of this version was not kept")

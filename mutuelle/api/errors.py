@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from mutuelle.core.errors import MutuelleError
-from mutuelle.query.odsql import UnknownField
+from mutuelle.store.resources import RESOURCE_EXCEPTIONS, resource_error
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MutuelleError)
     async def mutuelle_error(request: Request, exc: MutuelleError) -> Response:
-        # A field the dataset does not have is "not found", like an unknown dataset.
-        status = 404 if isinstance(exc, UnknownField) else exc.status_code
-        return _render(request, status, exc.to_dict())
+        return _render(request, exc.status_code, exc.to_dict())
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -53,3 +51,15 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error path=%s", request.url.path)
         return _render(request, 500, {"error_code": "InternalError",
                                       "message": "internal error; it has been logged"})
+
+    async def resource_lacking(request: Request, exc: Exception) -> Response:
+        # A full disk, an unwritable store or no memory left: 507/503 saying so, not a bug's 500.
+        problem = resource_error(exc, getattr(request.app.state, "settings", None))
+        if problem is None:
+            return await unexpected(request, exc)
+        log.warning("resource_error path=%s error_code=%s message=%r", request.url.path,
+                    problem.error_code, problem.message)
+        return _render(request, problem.status_code, problem.to_dict())
+
+    for kind in RESOURCE_EXCEPTIONS:
+        app.add_exception_handler(kind, resource_lacking)

@@ -11,13 +11,19 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from sqlglot import exp
 
-from mutuelle.access.policy import Viewer, readable_dataset
-from mutuelle.api.deps import get_session, get_settings, get_viewer
+from mutuelle.access import audit
+from mutuelle.access.policy import (
+    Viewer,
+    cache_control,
+    publicly_readable,
+    readable_dataset,
+    readable_version,
+)
 from mutuelle.api.facets import parse_facet_params
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.models import Version
@@ -26,13 +32,11 @@ from mutuelle.core.errors import InvalidInput, NotFound, QueryError
 from mutuelle.query.exports import EXPORT_FORMATS, check_format, writer_for
 from mutuelle.query.odsql import QueryRequest, build_count, build_facet, build_query
 from mutuelle.query.run import budgeted, budgeted_stream, fetch_dicts, geometry_as_geojson
+from mutuelle.requests import SessionDep, SettingsDep, ViewerDep, client_address
 from mutuelle.store.versions import resolve
 
 router = APIRouter(prefix="/api/explore/v2.1", tags=["Explore API v2.1 (Opendatasoft compatible)"])
 
-SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 ROW_ID = "__mutuelle_row"
 
 Select = Annotated[str | None, Query(description="ODSQL select, e.g. `code_rome, count(*) as n`",
@@ -47,10 +51,8 @@ Exclude = Annotated[list[str] | None, Query(description="facet exclusion `field:
 
 def _version_of(session: Session, viewer: Viewer, dataset_id: str, number: str = "latest") -> Version:
     dataset = readable_dataset(session, viewer, dataset_id)
-    version = repo.get_version(dataset, number)
-    if version.status != "published" and not viewer.operator:
-        raise NotFound(f"no version {number} of dataset {dataset_id!r}")
-    return version
+    return readable_version(viewer, repo.get_version(dataset, number),
+                            what=f"version {number} of dataset {dataset_id!r}")
 
 
 def _source(settings: Settings, version: Version, after_row: int | None = None) -> exp.Expression:
@@ -94,7 +96,7 @@ def _decode_cursor(token: str) -> tuple[str, int]:
 
 def _cache_headers(version: Version, request: Request) -> dict[str, str]:
     key = hashlib.sha256(f"{version.checksum}|{request.url.query}".encode()).hexdigest()[:32]
-    return {"ETag": f'"{key}"', "Cache-Control": "public, max-age=60"}
+    return {"ETag": f'"{key}"', "Cache-Control": cache_control(publicly_readable(version), max_age=60)}
 
 
 def _json(body: Any, headers: dict[str, str], request: Request) -> Response:
@@ -240,7 +242,8 @@ def _facet_label(value: Any) -> str:
 @router.get("/catalog/datasets/{dataset_id}/exports/{format}",
             summary="Export the records (csv, json, jsonl, geojson, parquet, xlsx), streamed")
 def export(
-    dataset_id: str, format: str, session: SessionDep, settings: SettingsDep, viewer: ViewerDep,
+    dataset_id: str, format: str, request: Request, session: SessionDep, settings: SettingsDep,
+    viewer: ViewerDep,
     select: Select = None, where: Where = None, group_by: GroupBy = None, order_by: OrderBy = None,
     limit: Annotated[int, Query(description="-1: every record")] = -1,
     refine: Refine = None, exclude: Exclude = None, lang: str = "fr", timezone: str = "UTC",
@@ -250,9 +253,17 @@ def export(
 ) -> Response:
     check_format(format)
     version = _version_of(session, viewer, dataset_id)
-    return stream_export(settings, version, format, select=select, where=where, group_by=group_by,
-                         order_by=order_by, limit=limit, refine=refine, exclude=exclude,
-                         timezone=timezone, delimiter=delimiter, quote_all=quote_all, with_bom=with_bom)
+    response = stream_export(settings, version, format, select=select, where=where, group_by=group_by,
+                             order_by=order_by, limit=limit, refine=refine, exclude=exclude,
+                             timezone=timezone, delimiter=delimiter, quote_all=quote_all,
+                             with_bom=with_bom)
+    public = publicly_readable(version)
+    response.headers["Cache-Control"] = cache_control(public, max_age=60)
+    if not public:  # who took a copy of data that is not open
+        audit.record(session, viewer, "dataset.export", kind="dataset", object_id=version.dataset_id,
+                     address=client_address(request), detail={"format": format, "version": version.number})
+        session.commit()
+    return response
 
 
 def stream_export(settings: Settings, version: Version, fmt: str, *, select: str | None,
@@ -289,5 +300,5 @@ def version_records(
                            order_by=order_by, limit=limit, offset=offset, refine=refine,
                            exclude=exclude, timezone=timezone, after=after)
     if number != "latest" and response.status_code in (200, 304):
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        response.headers["Cache-Control"] = cache_control(publicly_readable(version), immutable=True)
     return response

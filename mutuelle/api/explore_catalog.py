@@ -5,27 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from sqlglot import exp
 
 from mutuelle.access.policy import Viewer, readable_dataset, visible_datasets
-from mutuelle.api.deps import get_session, get_settings, get_viewer
 from mutuelle.api.explore import Exclude, GroupBy, OrderBy, Refine, Select, Where, _request
 from mutuelle.api.facets import parse_facet_params
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.models import Dataset
-from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound, QueryError
 from mutuelle.query.exports import EXPORT_FORMATS, writer_for
 from mutuelle.query.odsql import build_count, build_facet, build_query
 from mutuelle.query.run import budgeted, fetch_batches, fetch_dicts
+from mutuelle.requests import SessionDep, SettingsDep, ViewerDep
 
 router = APIRouter(prefix="/api/explore/v2.1", tags=["Explore API v2.1 (Opendatasoft compatible)"])
-SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 #: The catalogue as a table: the fields ODSQL may name in /catalog/* calls.
 CATALOG_SCHEMA = {

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
-from mutuelle.access.policy import Viewer
-from mutuelle.api.deps import get_session, get_settings, get_viewer
-from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput
 from mutuelle.observatory import scenarios as service
+from mutuelle.requests import SessionDep, SettingsDep, ViewerDep, base_url
 
 router = APIRouter(prefix="/api/scenarios", tags=["observatory: scenarios"])
-
-SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 STATE_EXAMPLE: dict[str, Any] = {
     "indicator": "demandeurs-pour-100-actifs", "indicator2": "taux-non-recours-c2s", "level": "iris", "vintage": 2024,
@@ -29,11 +22,6 @@ SCENARIO_EXAMPLE: dict[str, Any] = {
     "title": "Chômage et C2S par IRIS", "comment": "Les IRIS du nord cumulent les deux.",
     "access": "public", "state": STATE_EXAMPLE,
 }
-
-
-def base_url(request: Request, settings: Settings) -> str:
-    """The portal's public URL (setting), else the one the request came through."""
-    return (settings.base_url or str(request.base_url)).rstrip("/")
 
 
 def _body(body: Any) -> dict[str, Any]:

@@ -1,110 +1,19 @@
 """Territories API: search by name or code ("my neighbourhood"), and one territory with its
-parents, its children and its portrait (every indicator beside its parent's, the whole
-territory's, and its percentile among the territories of its level)."""
+parents, its children and its portrait (made by ``observatory.territories``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query
 
-from mutuelle.access.policy import Viewer
-from mutuelle.api.deps import get_session, get_settings, get_viewer
-from mutuelle.api.indicators import value_json, visible_indicators
-from mutuelle.catalog.observatory_models import Territory
-from mutuelle.core.config import Settings
-from mutuelle.core.errors import InvalidInput, NotFound
+from mutuelle.core.errors import InvalidInput
 from mutuelle.geo import referential
-from mutuelle.observatory import compare
 from mutuelle.observatory.scenarios import check_level
+from mutuelle.observatory.territories import territory_detail, territory_json
+from mutuelle.requests import SessionDep, SettingsDep, ViewerDep
 
 router = APIRouter(prefix="/api/territories", tags=["observatory: territories"])
-
-SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
-
-#: Parent columns of ``Territory``, from the nearest up.
-UPPER_LEVELS = ("commune", "epci", "departement", "region")
-#: Children listed with a territory (the API caps the list; the search finds the others).
-MAX_CHILDREN = 500
-
-
-def territory_json(t: Territory) -> dict[str, Any]:
-    """A territory's identity and parent codes, with the links to its page and its data."""
-    return {"level": t.level, "code": t.code, "name": t.name, "vintage": t.vintage,
-            "population": t.population, "kind": t.kind, "parent_code": t.parent_code,
-            "commune": t.commune, "epci": t.epci, "departement": t.departement,
-            "region": t.region, "synthetic": bool((t.extra or {}).get("synthetic")),
-            "links": {"self": f"/api/territories/{t.level}/{t.code}",
-                      "page": f"/territoires/{t.level}/{t.code}"}}
-
-
-def parents(session: Session, t: Territory) -> list[Territory]:
-    """The territories holding ``t``, nearest first, ending with the whole territory."""
-    out: list[Territory] = []
-    start = UPPER_LEVELS.index(t.level) + 1 if t.level in UPPER_LEVELS else 0
-    if t.level in ("territoire",):
-        return out
-    for level in UPPER_LEVELS[start:]:
-        code = getattr(t, level)
-        if code and code != t.code:
-            found = session.scalar(select(Territory).where(
-                Territory.vintage == t.vintage, Territory.level == level, Territory.code == code))
-            if found is not None:
-                out.append(found)
-    commune = t.code if t.level == "commune" else t.commune
-    for whole in session.scalars(select(Territory).where(
-            Territory.vintage == t.vintage, Territory.level == "territoire")):
-        members = (whole.extra or {}).get("communes")
-        if not members or commune in members:
-            out.append(whole)
-            break
-    return out
-
-
-def children(session: Session, t: Territory) -> list[Territory]:
-    """The territories just below ``t`` (none for the smallest levels)."""
-    if t.level not in referential.CHILD_LEVEL:
-        return []
-    return referential.children(session, t)[:MAX_CHILDREN]
-
-
-def comparison_json(c: compare.Comparison) -> dict[str, Any]:
-    """One indicator of a portrait; secret values carry no number."""
-    rank = None if c.rank is None else {"below": c.rank.below, "above": c.rank.above,
-                                        "peers": c.rank.peers,
-                                        "percentile": round(c.rank.percentile, 1)}
-    return {"indicator": c.indicator, "label": c.label, "unit": c.unit, "level": c.level,
-            "value": value_json(c.value), "parent_level": c.parent_level,
-            "parent": None if c.parent is None else value_json(c.parent),
-            "whole": None if c.whole is None else value_json(c.whole),
-            "rank": rank, "scope": c.scope, "sentence_fr": c.sentence}
-
-
-def territory_detail(session: Session, settings: Settings, viewer: Viewer,
-                     t: Territory) -> dict[str, Any]:
-    """A territory with its parents, children and portrait (the indicators ``viewer`` reads)."""
-    indicators = visible_indicators(session, viewer)
-    themes = {i.id: i.theme for i in indicators}
-    comparisons: list[dict[str, Any]] = []
-    skipped: dict[str, str] = {}
-    if indicators:
-        try:
-            found = compare.portrait(session, settings, t.level, t.code,
-                                     indicators=indicators, vintage=t.vintage)
-        except NotFound as exc:
-            skipped = {"*": exc.message}
-        else:
-            comparisons = [{**comparison_json(c), "theme": themes.get(c.indicator, "")}
-                           for c in found.comparisons]
-            skipped = found.skipped
-    return {**territory_json(t),
-            "parents": [territory_json(p) for p in parents(session, t)],
-            "children": [territory_json(c) for c in children(session, t)],
-            "portrait": {"comparisons": comparisons, "skipped": skipped}}
 
 
 @router.get("", summary="Search territories by name or code",

@@ -17,14 +17,30 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from mutuelle.core.clock import now
 from mutuelle.core.ids import new_id
 
 ORGANISATION_KINDS = ("city", "territory", "partner")
 ACCESS_LEVELS = ("public", "internal", "restricted")
-DATASET_STATUSES = ("draft", "published")
+#: A draft is seen by its editors only; an editor submits it for review; an organisation admin publishes.
+DATASET_STATUSES = ("draft", "submitted", "published")
 FREQUENCIES = ("continuous", "daily", "weekly", "monthly", "quarterly", "annual", "irregular", "unknown")
+
+
+class TextList(TypeDecorator[list[str]]):
+    """A JSON list of strings that reads back as one, whatever was stored: a record written
+    by an older version or by hand (``[["nested"]]``, ``{"k": 1}``) cannot break the pages
+    and APIs that list the catalogue."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> list[str]:
+        if not isinstance(value, list):
+            return []
+        return [item for item in value if isinstance(item, str)]
 
 
 class Base(DeclarativeBase):
@@ -44,6 +60,10 @@ class Organisation(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("organisation.id"), nullable=True)
     has_portal: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # The look of the organisation's own portal (/o/<slug>): logo URL and two colours (#rrggbb).
+    logo_url: Mapped[str] = mapped_column(String(500), default="")
+    primary_colour: Mapped[str] = mapped_column(String(7), default="")
+    accent_colour: Mapped[str] = mapped_column(String(7), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
     parent: Mapped[Organisation | None] = relationship(remote_side=[id])
@@ -60,9 +80,9 @@ class Dataset(Base):
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
     licence: Mapped[str] = mapped_column(String(200), default="Licence Ouverte 2.0")
-    themes: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    keywords: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    spatial_coverage: Mapped[list[Any]] = mapped_column(JSON, default=list)  # INSEE codes
+    themes: Mapped[list[Any]] = mapped_column(TextList, default=list)
+    keywords: Mapped[list[Any]] = mapped_column(TextList, default=list)
+    spatial_coverage: Mapped[list[Any]] = mapped_column(TextList, default=list)  # INSEE codes
     frequency: Mapped[str] = mapped_column(String(20), default="unknown")
     access: Mapped[str] = mapped_column(String(20), default="public")
     status: Mapped[str] = mapped_column(String(20), default="draft")
@@ -70,6 +90,8 @@ class Dataset(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(32), default="")   # user id, "" for the CLI
 
     organisation: Mapped[Organisation] = relationship(back_populates="datasets")
     versions: Mapped[list[Version]] = relationship(

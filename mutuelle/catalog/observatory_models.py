@@ -22,9 +22,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mutuelle.catalog.models import Base
+from mutuelle.catalog.models import Base, Dataset
 from mutuelle.core.clock import now
 from mutuelle.core.ids import new_id
 
@@ -107,7 +107,14 @@ class Indicator(Base):
     secrecy_threshold: Mapped[int] = mapped_column(Integer, default=11)
     secrecy_on: Mapped[str] = mapped_column(String(20), default="denominator")  # numerator|denominator|none
     access: Mapped[str] = mapped_column(String(20), default="public")
+    # Owner; None: the organisation of the source dataset.
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisation.id"), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
+
+    #: The dataset the indicator is computed from (its access bounds the indicator's).
+    source: Mapped[Dataset | None] = relationship(lazy="joined")
 
 
 class Scenario(Base):

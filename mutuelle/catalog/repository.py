@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
@@ -19,8 +19,9 @@ from mutuelle.catalog.models import (
     Version,
 )
 from mutuelle.core.clock import now
-from mutuelle.core.errors import InvalidInput, NotFound
-from mutuelle.core.ids import is_slug, slugify
+from mutuelle.core.errors import InvalidInput, InvalidText, NotFound
+from mutuelle.core.ids import is_slug, new_id, slugify
+from mutuelle.core.text import check_text
 
 RESERVED_SLUGS = frozenset({"new", "import", "latest", "search"})
 
@@ -31,6 +32,22 @@ def create_organisation(
     description: str = "",
 ) -> Organisation:
     """A new organisation; the slug is derived from the name when not given."""
+    org = new_organisation(session, name=name, slug=slug, kind=kind, siren=siren, parent=parent,
+                           has_portal=has_portal, description=description)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def new_organisation(
+    session: Session, *, name: str, slug: str | None = None, kind: str = "city",
+    siren: str | None = None, parent: Organisation | None = None, has_portal: bool = True,
+    description: str = "",
+) -> Organisation:
+    """A checked organisation not yet saved: it is saved with the first dataset that names it
+    (``ingest.service.import_file``), so a failed first import leaves no organisation."""
+    check_text(name, "name", max_length=300, required=True)
+    check_text(description, "description", max_length=10_000, multiline=True)
     slug = slug or slugify(name)
     if not is_slug(slug):
         raise InvalidInput(f"invalid organisation slug {slug!r}: lower-case letters, digits and hyphens")
@@ -40,11 +57,8 @@ def create_organisation(
         raise InvalidInput(f"a SIREN has 9 digits, not {siren!r}")
     if session.scalar(select(Organisation).where(Organisation.slug == slug)):
         raise InvalidInput(f"an organisation {slug!r} already exists")
-    org = Organisation(name=name, slug=slug, kind=kind, siren=siren, parent=parent,
-                       has_portal=has_portal, description=description)
-    session.add(org)
-    session.flush()
-    return org
+    return Organisation(id=new_id(), name=name, slug=slug, kind=kind, siren=siren, parent=parent,
+                        has_portal=has_portal, description=description)
 
 
 def get_organisation(session: Session, slug: str) -> Organisation:
@@ -60,14 +74,31 @@ def list_organisations(session: Session) -> Sequence[Organisation]:
     return session.scalars(select(Organisation).order_by(Organisation.name)).all()
 
 
+#: Longest text of each dataset metadata field (characters).
+TEXT_LIMITS = {"title": 500, "description": 100_000, "licence": 200}
+#: Longest list and longest word of the list fields.
+LIST_LIMITS = {"themes": (50, 100), "keywords": (100, 100), "spatial_coverage": (50_000, 20)}
+
+
 def _check_dataset_fields(values: dict[str, Any]) -> None:
+    """Metadata as it may be stored: text without control characters and within its length,
+    lists of short strings, values of the allowed lists (one bad record must never reach the
+    catalogue, where it would break listings for everyone)."""
+    for key, limit in TEXT_LIMITS.items():
+        if key in values:
+            check_text(values[key], key, max_length=limit, multiline=key == "description",
+                       required=key != "description")
+    for key, (most, longest) in LIST_LIMITS.items():
+        if key in values:
+            items = values[key]
+            if not isinstance(items, list) or len(items) > most:
+                raise InvalidText(f"{key} must be a list of at most {most} strings")
+            for i, item in enumerate(items):
+                check_text(item, f"{key}[{i}]", max_length=longest, required=True)
     if "access" in values and values["access"] not in ACCESS_LEVELS:
         raise InvalidInput(f"access must be one of {', '.join(ACCESS_LEVELS)}, not {values['access']!r}")
     if "frequency" in values and values["frequency"] not in FREQUENCIES:
         raise InvalidInput(f"frequency must be one of {', '.join(FREQUENCIES)}, not {values['frequency']!r}")
-    for key in ("themes", "keywords", "spatial_coverage"):
-        if key in values and not isinstance(values[key], list):
-            raise InvalidInput(f"{key} must be a list")
     if "title" in values and not str(values["title"]).strip():
         raise InvalidInput("a dataset needs a title")
 
@@ -75,6 +106,16 @@ def _check_dataset_fields(values: dict[str, Any]) -> None:
 def create_dataset(session: Session, *, organisation: Organisation, title: str,
                    slug: str | None = None, **metadata: Any) -> Dataset:
     """A new draft dataset owned by ``organisation``."""
+    dataset = new_dataset(session, organisation=organisation, title=title, slug=slug, **metadata)
+    session.add(dataset)
+    session.flush()
+    return dataset
+
+
+def new_dataset(session: Session, *, organisation: Organisation, title: str,
+                slug: str | None = None, **metadata: Any) -> Dataset:
+    """A checked draft dataset not yet saved: ``ingest.service.import_file`` saves it with its
+    first version, in one transaction, so a failed first import leaves no dataset."""
     slug = slug or slugify(title)
     if not is_slug(slug):
         raise InvalidInput(f"invalid dataset slug {slug!r}: lower-case letters, digits and hyphens")
@@ -87,10 +128,7 @@ def create_dataset(session: Session, *, organisation: Organisation, title: str,
     if unknown:
         raise InvalidInput(f"unknown dataset metadata: {', '.join(sorted(unknown))}")
     _check_dataset_fields({"title": title, **metadata})
-    dataset = Dataset(organisation=organisation, title=title, slug=slug, **metadata)
-    session.add(dataset)
-    session.flush()
-    return dataset
+    return Dataset(id=new_id(), organisation=organisation, title=title, slug=slug, **metadata)
 
 
 def update_dataset(session: Session, dataset: Dataset, **metadata: Any) -> Dataset:
@@ -179,14 +217,34 @@ def get_version(dataset: Dataset, number: int | str) -> Version:
     raise NotFound(f"no version {wanted} of dataset {dataset.slug!r}")
 
 
+#: Longest text of the editable properties of a field of the dictionary.
+FIELD_LIMITS = {"label": 500, "description": 10_000, "unit": 50}
+
+
 def update_field(session: Session, version: Version, name: str, **values: str) -> Field:
     """Edit the dictionary entry (label, description, unit) of one column."""
     for f in version.fields:
         if f.name == name:
             for key, value in values.items():
-                if key not in {"label", "description", "unit"}:
+                if key not in FIELD_LIMITS:
                     raise InvalidInput(f"a field has no editable property {key!r}")
-                setattr(f, key, value)
+                setattr(f, key, check_text(value, key, max_length=FIELD_LIMITS[key],
+                                           multiline=key == "description"))
             session.flush()
             return f
     raise NotFound(f"no field {name!r} in version {version.number}")
+
+
+def recorded_versions(session: Session, dataset_ids: Collection[str] | None = None
+                      ) -> dict[str, list[tuple[int, str, int]]]:
+    """(number, Parquet path, byte size) of every version of these datasets (all when None),
+    per dataset id; a dataset that does not exist is absent, one without versions maps to []."""
+    datasets = select(Dataset.id)
+    versions = select(Version.dataset_id, Version.number, Version.parquet_path, Version.byte_size)
+    if dataset_ids is not None:
+        datasets = datasets.where(Dataset.id.in_(list(dataset_ids)))
+        versions = versions.where(Version.dataset_id.in_(list(dataset_ids)))
+    found: dict[str, list[tuple[int, str, int]]] = {i: [] for i in session.scalars(datasets)}
+    for dataset_id, number, parquet_path, byte_size in session.execute(versions):
+        found.setdefault(dataset_id, []).append((number, parquet_path, byte_size))
+    return found

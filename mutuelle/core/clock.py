@@ -8,3 +8,9 @@ from datetime import UTC, datetime
 def now() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A datetime read back from the catalogue, made timezone-aware (SQLite returns naive
+    datetimes; they were written in UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

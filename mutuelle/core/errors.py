@@ -25,11 +25,26 @@ class InvalidInput(MutuelleError):
     error_code = "InvalidInput"
 
 
+class InvalidText(InvalidInput):
+    """Text a member wrote that cannot be stored: a control character (NUL...), too long,
+    empty where required; names the field (422, on every catalogue backend alike)."""
+
+    status_code = 422
+    error_code = "InvalidText"
+
+
 class NotFound(MutuelleError):
     """An object that does not exist (or that the caller may not know of)."""
 
     status_code = 404
     error_code = "NotFound"
+
+
+class Unauthenticated(MutuelleError):
+    """The caller must sign in (or send a valid API key) to do this."""
+
+    status_code = 401
+    error_code = "Unauthenticated"
 
 
 class Forbidden(MutuelleError):
@@ -82,3 +97,32 @@ class Busy(MutuelleError):
 
     status_code = 429
     error_code = "TooManyRequests"
+
+
+class ResourceError(MutuelleError):
+    """The server lacked a resource (disk space, a writable store, memory) to do what was asked:
+    not the request's fault, and nothing was changed. ``mutuelle.store.resources`` makes them."""
+
+    status_code = 503
+    error_code = "ResourceUnavailable"
+
+
+class StorageFull(ResourceError):
+    """No space left (or the quota reached) where the server writes (507 Insufficient Storage)."""
+
+    status_code = 507
+    error_code = "StorageFull"
+
+
+class StorageUnavailable(ResourceError):
+    """The server may not write where it must: a read-only or forbidden store (503)."""
+
+    status_code = 503
+    error_code = "StorageUnavailable"
+
+
+class OutOfMemory(ResourceError):
+    """The server ran out of memory doing this; it may work later or with a smaller file (503)."""
+
+    status_code = 503
+    error_code = "OutOfMemory"

@@ -13,9 +13,9 @@ from mutuelle.catalog import repository as repo
 from mutuelle.catalog.models import Dataset
 from mutuelle.core.config import Settings
 from mutuelle.demo import generate_demo
-from mutuelle.geo.demo import load_demo_referential
+from mutuelle.demo.indicators import define_demo_indicators
+from mutuelle.demo.referential import load_demo_referential
 from mutuelle.ingest.service import import_file
-from mutuelle.observatory.demo_indicators import define_demo_indicators
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from mutuelle.geo.cog import commune_of
 from mutuelle.geo.importers import check_level, examples, normalise_code
 from mutuelle.geo.referential import check_vintage, geometry_path
 from mutuelle.store.duck import connect, cursor
+from mutuelle.store.sql import ident, literal
 from mutuelle.store.versions import staging_path
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def attach_by_code(settings: Settings, parquet: Path, column: str, level: str, v
     con = connect(settings, spatial=False)
     try:
         _column_check(con, parquet, column)
-        q = '"' + column.replace('"', '""') + '"'
+        q = ident(column)
         counts = con.execute(f"SELECT CAST({q} AS VARCHAR), count(*) FROM read_parquet(?) "
                              "GROUP BY 1 ORDER BY 2 DESC, 1", [str(parquet)]).fetchall()
     finally:
@@ -159,7 +160,7 @@ def attach_points(settings: Settings, parquet: Path, geometry_column: str = "geo
     con = cursor(settings)
     try:
         names = _column_check(con, parquet, geometry_column)
-        g = '"' + geometry_column.replace('"', '""') + '"'
+        g = ident(geometry_column)
         kind = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
                                 "read_parquet(?))", [str(parquet)]).fetchall())[geometry_column]
         geom = {"GEOMETRY": g, "BLOB": f"ST_GeomFromWKB({g})"}
@@ -198,12 +199,12 @@ def attach_points(settings: Settings, parquet: Path, geometry_column: str = "geo
             joins.append(f"LEFT JOIN hit_{level} ON hit_{level}.rid = s.file_row_number")
             columns.append(f"hit_{level}.code AS {column}")
         replaced = [f"{lv}_code" for lv in levels if f"{lv}_code" in names]
-        exclude = ", ".join(['"file_row_number"'] + [f'"{c}"' for c in replaced])
+        exclude = ", ".join(ident(c) for c in ["file_row_number", *replaced])
         report.path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(f"""COPY (SELECT s.* EXCLUDE ({exclude}), {', '.join(columns)}
                               FROM read_parquet(?, file_row_number := true) s {' '.join(joins)}
                               ORDER BY s.file_row_number)
-                        TO '{str(report.path).replace("'", "''")}' (FORMAT parquet, COMPRESSION zstd)""",
+                        TO {literal(report.path)} (FORMAT parquet, COMPRESSION zstd)""",
                     [str(parquet)])
     finally:
         con.close()

@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mutuelle.catalog.observatory_models import Territory, TerritoryPassage
 from mutuelle.catalog.repository import fold
+from mutuelle.core.cache import cached
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
 from mutuelle.geo.importers import Records, departement_of
@@ -91,8 +91,10 @@ def _read(folder: Path, name: str) -> list[dict[str, Any]]:
     return data
 
 
-@lru_cache(maxsize=2)
-def _load(folder: Path, _mtime: float) -> Cog:
+@cached("geo.cog", max_items=2)
+def _load(place: str, _mtime: float) -> Cog:
+    """The COG of the folder ``place`` (keyed by its path and its communes file's mtime)."""
+    folder = Path(place)
     raw_communes = _read(folder, "communes.json")
     raw_epci = _read(folder, "epci.json")
     departements = {d["code"]: {"name": d["nom"], "region": d.get("region")}
@@ -138,7 +140,7 @@ def read_cog(settings: Settings) -> Cog:
     folder = Path(settings.cog_dir).resolve()
     marker = folder / "communes.json"
     mtime = marker.stat().st_mtime if marker.exists() else 0.0
-    return _load(folder, mtime)
+    return _load(str(folder), mtime)
 
 
 def cog_available(settings: Settings) -> bool:
@@ -237,16 +239,6 @@ def load_cog(session: Session, settings: Settings, vintage: int,
              report.counts.get("commune", 0), report.counts.get("epci", 0), report.passages,
              report.seconds)
     return report
-
-
-def cog_command(session: Session, settings: Settings, vintage: int | None = None,
-                departements: Iterable[str] | None = None) -> CogReport:
-    """``mutuelle geo cog --vintage N [--departement 69 ...]``: load the COG for a vintage
-    (default: the default one), for all of France or some départements."""
-    from mutuelle.geo.referential import check_vintage
-
-    return load_cog(session, settings, check_vintage(vintage or settings.default_vintage),
-                    departements)
 
 
 # -- parents of imported territories ---------------------------------------------------------

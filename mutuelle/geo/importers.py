@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from mutuelle.catalog.observatory_models import LEVELS
 from mutuelle.core.errors import ImportFailed, InvalidInput
+from mutuelle.store.sql import literal
 
 #: Roles a column may play; ``code`` is the only one every file needs.
 ROLES = ("code", "name", "parent", "commune", "epci", "population", "kind")
@@ -317,7 +318,7 @@ def write_contours(con: duckdb.DuckDBPyConnection, staged: Path, records: Record
               LEFT JOIN simplified_low l ON l.code = a.code
               ORDER BY ST_Hilbert(s.geometry, (SELECT ST_Extent(ST_Extent_Agg(geometry))
                                               FROM shapes)) NULLS LAST, a.code)
-        TO '{str(dest).replace("'", "''")}'
+        TO {literal(dest)}
         (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})""")
     con.unregister("territory_keys")
     con.unregister("territory_attrs")

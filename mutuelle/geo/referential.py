@@ -4,8 +4,10 @@ vintage and level (``STORE/referential/<vintage>/<level>.parquet``) that DuckDB 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -235,6 +237,50 @@ def _publish(session: Session, tmp: Path, target: Path) -> None:
     previous.unlink(missing_ok=True)
 
 
+def union_territory(session: Session, settings: Settings, *, vintage: int, level: str, code: str,
+                    name: str, from_level: str = "commune",
+                    members: list[str] | None = None) -> ImportReport:
+    """Make the territory ``code`` of ``level`` whose contour is the union of territories of
+    ``from_level`` (all of them, or ``members``): an EPCI from its communes, or the whole
+    territory of the instance (level ``territoire``)."""
+    source = geometry_path(settings, vintage, from_level)
+    if not source.exists():
+        raise NotFound(f"no {from_level} contours for vintage {vintage}")
+    con = cursor(settings)
+    params: list[object]
+    try:
+        where, params = "", [str(source)]
+        if members is not None:
+            where, params = "WHERE list_contains(?, code)", [str(source), members]
+        row = con.execute(
+            "SELECT ST_AsGeoJSON(ST_Union_Agg(geometry)), sum(population), list(code ORDER BY code) "
+            f"FROM read_parquet(?) {where}", params).fetchone()
+    finally:
+        con.close()
+    if row is None or row[0] is None:
+        raise NotFound(f"none of the {from_level} contours asked for exist in vintage {vintage}")
+    geometry, population, codes = row
+    feature = {"type": "Feature", "geometry": json.loads(geometry),
+               "properties": {"code": code, "nom": name, "population": population}}
+    with tempfile.TemporaryDirectory(dir=_work_dir(settings)) as tmp:
+        path = Path(tmp) / f"{level}.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}),
+                        encoding="utf-8")
+        report = import_territories(session, settings, path, level=level, vintage=vintage,
+                                    mapping={"code": "code", "name": "nom",
+                                             "population": "population"}, cog=False)
+    territory = session.scalars(select(Territory).where(
+        Territory.vintage == vintage, Territory.level == level, Territory.code == code)).one()
+    territory.extra = {**(territory.extra or {}), f"{from_level}s": list(codes)}
+    session.commit()
+    return report
+
+
+def _work_dir(settings: Settings) -> Path:
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    return settings.work_dir
+
+
 # -- reading the referential -----------------------------------------------------------------
 
 def vintages(session: Session) -> list[int]:
@@ -328,26 +374,15 @@ def search_territories(session: Session, q: str, *, level: str | None = None, li
     return out[:limit]
 
 
-def geo_import_command(session: Session, settings: Settings, file: Path, *, level: str,
-                       vintage: int | None = None, crs: str | None = None,
-                       mapping: dict[str, str] | None = None) -> ImportReport:
-    """``mutuelle geo import FILE --level L [--vintage N] [--crs EPSG:2154]``."""
-    if not Path(file).exists():
-        raise NotFound(f"no file {file}")
-    return import_territories(session, settings, Path(file), level=level,
-                              vintage=vintage or settings.default_vintage, source_crs=crs,
-                              mapping=mapping)
-
-
 __all__ = [
     "ImportReport",
     "check_vintage",
     "children",
-    "geo_import_command",
     "geometry_path",
     "get_territory",
     "import_territories",
     "levels_available",
     "search_territories",
+    "union_territory",
     "vintages",
 ]

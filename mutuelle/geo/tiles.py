@@ -10,7 +10,6 @@ import hashlib
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,12 @@ import duckdb
 import pyarrow as pa
 
 from mutuelle.catalog.observatory_models import LEVELS
+from mutuelle.core.cache import Cache
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, NotFound
 from mutuelle.geo import referential
 from mutuelle.store.duck import cursor
+from mutuelle.store.sql import ident, read_parquet
 
 log = logging.getLogger(__name__)
 
@@ -93,40 +94,7 @@ def resolve_vintage(settings: Settings, level: str, vintage: int | None) -> int:
     return settings.default_vintage if settings.default_vintage in found else found[-1]
 
 
-# -- the LRU ---------------------------------------------------------------------------------
-
-class _LRU:
-    """A thread-safe least-recently-used map with a changeable capacity."""
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-            self.misses += 1
-            return None
-
-    def put(self, key: Hashable, value: Any, capacity: int) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > max(capacity, 0):
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
+# -- the tile cache --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Tile:
@@ -137,7 +105,9 @@ class Tile:
     features: int
 
 
-tile_cache = _LRU()  # (file, stamp, z, x, y, values digest) -> Tile
+# (file, stamp, z, x, y, values digest) -> Tile; bounded by MUTUELLE_TILE_CACHE_ITEMS, given
+# with each put.
+tile_cache: Cache[Hashable, Tile] = Cache("geo.tiles")
 
 
 def clear_cache() -> None:
@@ -147,7 +117,8 @@ def clear_cache() -> None:
 
 def cache_stats() -> dict[str, int]:
     """Items, hits and misses of the tile cache."""
-    return {"items": len(tile_cache), "hits": tile_cache.hits, "misses": tile_cache.misses}
+    found = tile_cache.stats()
+    return {"items": found.items, "hits": found.hits, "misses": found.misses}
 
 
 # -- referential tables in the shared DuckDB database ------------------------------------------
@@ -169,16 +140,11 @@ _loaded: dict[tuple[str, str], _Loaded] = {}
 load_lock = threading.Lock()
 
 
-def sql_path(path: Path) -> str:
-    # Paths are ours (the store), never user text; quoting guards odd characters.
-    return str(path).replace("'", "''")
-
-
 def _geometry_expr(types: dict[str, str], column: str) -> str:
     """A GEOMETRY in EPSG:3857 from a referential column (falling back on ``geometry``)."""
     if column not in types:
         column = "geometry"
-    source = f'"{column}"' if types[column].startswith("GEOMETRY") else f'ST_GeomFromWKB("{column}")'
+    source = ident(column) if types[column].startswith("GEOMETRY") else f"ST_GeomFromWKB({ident(column)})"
     return f"ST_Normalize(ST_Transform({source}, 'EPSG:4326', 'EPSG:3857', true))"
 
 
@@ -198,7 +164,7 @@ def _load(settings: Settings, path: Path) -> _Loaded:
         table = f"referential_tiles_{digest}"
         con = cursor(settings)
         try:
-            source = f"read_parquet('{sql_path(path)}')"
+            source = read_parquet(path)
             types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
             missing = {"code", "name", "geometry", "xmin", "ymin", "xmax", "ymax"} - set(types)
             if missing:
@@ -208,8 +174,8 @@ def _load(settings: Settings, path: Path) -> _Loaded:
             # Neighbours simplified one by one may leave slits of up to one tile unit (an
             # eighth of a pixel); the largest collapse to nothing and keep geometry_low.
             coarse = "".join(
-                f", CASE WHEN ST_IsEmpty(ST_Simplify(g_low, {_unit(z)})) THEN g_low "
-                f"ELSE ST_Simplify(g_low, {_unit(z)}) END AS g_z{z}" for z in (5, 6))
+                f", CASE WHEN ST_IsEmpty(ST_Simplify(g_low, {tile_unit(z)})) THEN g_low "
+                f"ELSE ST_Simplify(g_low, {tile_unit(z)}) END AS g_z{z}" for z in (5, 6))
             con.execute(f"""
                 CREATE OR REPLACE TABLE {table} AS
                 SELECT *, ST_XMin(g_full) AS bx0, ST_YMin(g_full) AS by0,
@@ -257,7 +223,7 @@ def _geometry_column(z: int) -> str:
     return next(column for top, column in _GEOMETRY_BY_ZOOM if z <= top)
 
 
-def _unit(z: int) -> float:
+def tile_unit(z: int) -> float:
     """Web Mercator metres in one tile unit at zoom ``z``."""
     return 2 * HALF_WORLD / (1 << z) / EXTENT
 
@@ -289,26 +255,24 @@ _MEETS = "bx1 >= $xmin AND bx0 <= $xmax AND by1 >= $ymin AND by0 <= $ymax"
 
 @dataclass(frozen=True)
 class _PreparedValues:
-    """Values checked, hashed and put in an Arrow table once per values object."""
+    """Values checked, hashed and put in an Arrow table."""
 
-    source: Values   # held so that its id() is not reused while this is kept
-    digest: str
+    digest: str      # of the values themselves
     table: pa.Table
 
 
-_prepared: OrderedDict[int, _PreparedValues] = OrderedDict()
-_prepared_lock = threading.Lock()
 PREPARED_VALUES_ITEMS = 16
+# the caller's key of the values (what they were made from) -> prepared values
+_prepared: Cache[str, _PreparedValues] = Cache("geo.prepared_values",
+                                               max_items=PREPARED_VALUES_ITEMS)
 
 
-def _prepare(values: Values) -> _PreparedValues:
-    """The checked Arrow form of ``values``; the same dict object (as the API passes while an
-    indicator does not change) is prepared once, not per tile."""
-    with _prepared_lock:
-        found = _prepared.get(id(values))
-        if found is not None and found.source is values:
-            _prepared.move_to_end(id(values))
-            return found
+def _prepare(values: Values, key: str | None = None) -> _PreparedValues:
+    """The checked Arrow form of ``values``. With a ``key`` naming what they were made from
+    (the same in every worker, as the observatory gives for an indicator's computation), they
+    are prepared once per key, not hashed again for each tile."""
+    if key is not None and (found := _prepared.get(key)) is not None:
+        return found
     codes, numbers, statuses = [], [], []
     for code, (value, status) in sorted(values.items()):
         if status not in STATUSES:
@@ -319,11 +283,9 @@ def _prepare(values: Values) -> _PreparedValues:
     table = pa.table({"code": pa.array(codes, pa.string()), "value": pa.array(numbers, pa.float64()),
                       "status": pa.array(statuses, pa.string())})
     digest = hashlib.blake2b(repr((codes, numbers, statuses)).encode(), digest_size=12).hexdigest()
-    prepared = _PreparedValues(values, digest, table)
-    with _prepared_lock:
-        _prepared[id(values)] = prepared
-        while len(_prepared) > PREPARED_VALUES_ITEMS:
-            _prepared.popitem(last=False)
+    prepared = _PreparedValues(digest, table)
+    if key is not None:
+        _prepared.put(key, prepared)
     return prepared
 
 
@@ -369,20 +331,22 @@ def _make(con: duckdb.DuckDBPyConnection, loaded: _Loaded, level: str, z: int, f
 
 
 def tile(settings: Settings, vintage: int, level: str, z: int, x: int, y: int, *,
-         values: Values | None = None) -> bytes:
-    """The MVT of the territories of one level meeting tile z/x/y (empty bytes: none)."""
-    return tile_with_etag(settings, vintage, level, z, x, y, values=values).data
+         values: Values | None = None, values_key: str | None = None) -> bytes:
+    """The MVT of the territories of one level meeting tile z/x/y (empty bytes: none).
+    ``values_key``: what ``values`` were made from, when the caller knows (see ``_prepare``)."""
+    return tile_with_etag(settings, vintage, level, z, x, y, values=values,
+                          values_key=values_key).data
 
 
 def tile_with_etag(settings: Settings, vintage: int, level: str, z: int, x: int, y: int, *,
-                   values: Values | None = None) -> Tile:
+                   values: Values | None = None, values_key: str | None = None) -> Tile:
     """Like ``tile`` with the ETag and the feature count, served from the LRU when it can."""
     check_tile(z, x, y)
     path = geometry_file(settings, vintage, level)
     loaded = _load(settings, path)
     place = (str(path), loaded.stamp, z, x, y)
     frame = TileFrame.of(z, x, y)
-    prepared = None if values is None else _prepare(values)
+    prepared = None if values is None else _prepare(values, values_key)
     key = (*place, None if prepared is None else prepared.digest)
     found = tile_cache.get(key)
     if found is not None:

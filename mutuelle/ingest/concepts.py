@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+
+from mutuelle.ingest.typing import has_padding
 
 #: Share of the non-empty sample values that must have a concept's shape.
 MIN_SHARE = 0.9
@@ -60,6 +63,17 @@ def _coordinate(limit: float) -> Callable[[str], bool]:
     return check
 
 
+def _every_coordinate(limit: float) -> Callable[[Collection[str]], bool]:
+    lines = re.compile(f"{_NUMBER.pattern}(?:\n{_NUMBER.pattern})*")
+
+    def check(values: Collection[str]) -> bool:
+        joined = "\n".join(values)
+        if not values or not lines.fullmatch(joined):
+            return False
+        return max(map(abs, map(float, joined.replace(",", ".").split("\n")))) <= limit
+    return check
+
+
 @dataclass(frozen=True)
 class Concept:
     """One concept: headers that announce it, and the shape of its values."""
@@ -69,6 +83,7 @@ class Concept:
     tokens: tuple[frozenset[str], ...]  # or: a header holding every word of one of these sets
     shape: Callable[[str], bool]
     alone: Callable[[str], bool] | None = None  # stricter test to recognise it without header
+    every: Callable[[Collection[str]], bool] | None = None  # True if all values have the shape
 
     def announced_by(self, header: str) -> bool:
         """True if the (normalized) header names this concept."""
@@ -125,21 +140,22 @@ CONCEPT_RULES: tuple[Concept, ...] = (
     Concept("latitude",
             _set("lat", "latitude", "y", "coord_y", "coordonnee_y", "geo_lat", "ylat", "y_wgs84",
                  "lat_wgs84", "latitude_wgs84", "wgs84_lat"),
-            _tokens("latitude"), _coordinate(90.0)),
+            _tokens("latitude"), _coordinate(90.0), every=_every_coordinate(90.0)),
     Concept("longitude",
             _set("lon", "lng", "long", "longitude", "x", "coord_x", "coordonnee_x", "geo_lon",
                  "xlong", "x_wgs84", "lon_wgs84", "longitude_wgs84", "wgs84_lon"),
-            _tokens("longitude"), _coordinate(180.0)),
+            _tokens("longitude"), _coordinate(180.0), every=_every_coordinate(180.0)),
 )
 
 
-def _mostly(values: Sequence[str], test: Callable[[str], bool]) -> bool:
-    """True if at least MIN_SHARE of the values pass; stops once that cannot happen."""
-    allowed = int(len(values) * (1 - MIN_SHARE))
+def _mostly(values: Counter[str], test: Callable[[str], bool]) -> bool:
+    """True if at least MIN_SHARE of the values (distinct, with their counts) pass; stops
+    once that cannot happen."""
+    allowed = int(values.total() * (1 - MIN_SHARE))
     misses = 0
-    for v in values:
+    for v, count in values.items():
         if not test(v):
-            misses += 1
+            misses += count
             if misses > allowed:
                 return False
     return True
@@ -148,11 +164,21 @@ def _mostly(values: Sequence[str], test: Callable[[str], bool]) -> bool:
 def detect_concept(header: str, values: Sequence[str | None]) -> str | None:
     """The concept of a column from its header and its sample values, if any."""
     name = normalize_header(header)
-    present = [v.strip(" \t") for v in values if v is not None and v.strip(" \t")]
+    # Each distinct value is tested once: a sample of 20,000 codes holds few of them.
+    present: Counter[str] = Counter(values)  # type: ignore[arg-type]
+    present.pop(None, None)  # type: ignore[call-overload]
+    present.pop("", None)
+    if has_padding("\n".join(present)):
+        padded, present = present, Counter()
+        for value, count in padded.items():
+            if value.strip(" \t"):
+                present[value.strip(" \t")] += count
     for concept in CONCEPT_RULES:
-        if concept.announced_by(name) and (not present or _mostly(present, concept.shape)):
+        if concept.announced_by(name) and (
+                not present or (concept.every and concept.every(present.keys()))
+                or _mostly(present, concept.shape)):
             return concept.name
-    if len(present) < MIN_VALUES_ALONE:
+    if present.total() < MIN_VALUES_ALONE:
         return None
     for concept in CONCEPT_RULES:
         if concept.alone and _mostly(present, concept.alone):

@@ -12,10 +12,12 @@ The DuckDB side (the SQL over the file, the sample, the COPY and the re-typing) 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -33,14 +35,25 @@ from mutuelle.ingest.csv_copy import (
     copy_csv,
     CopyJob,
     RowMeter,
+    NotLatin1,
     NotUtf8,
     read_sample,
 )
 from mutuelle.ingest.model import COLUMN_TYPES, ColumnSpec, ImportOptions, Progress, StagedTable
+from mutuelle.ingest.text_repair import (
+    check_text,
+    dictionary_columns,
+    name_repair,
+    names_warning,
+    rewrite_parquet,
+)
 from mutuelle.ingest.typing import SPACES, TEXT, guess_for, infer_type
 from mutuelle.store.duck import connect
+from mutuelle.store.sql import literal
 
 __all__ = ["SAMPLE_CELLS", "name_columns", "read_csv"]
+
+log = logging.getLogger(__name__)
 
 
 def read_csv(
@@ -86,7 +99,13 @@ def _import(source: Path, part: Path, work: Path, settings: Settings, options: I
     encoding = (enc.lookup(options.encoding) if options.encoding
                 else enc.detect_encoding(head, complete=len(head) < enc.HEAD_BYTES))
     try:
-        return _import_as(source, part, work, settings, options, meter, format, encoding, [])
+        try:
+            return _import_as(source, part, work, settings, options, meter, format, encoding, [])
+        except NotLatin1:
+            # cp1252's ’ € œ... (bytes 0x80-0x9F), which DuckDB refuses as latin-1: found on
+            # the way rather than by a pass of their own over the bytes of every file.
+            return _import_as(source, part, work, settings, options, meter, format, encoding,
+                              [], transcode=True)
     except NotUtf8:
         line = enc.first_undecodable_line(source)
         if not guessed:
@@ -99,33 +118,65 @@ def _import(source: Path, part: Path, work: Path, settings: Settings, options: I
 
 
 def _import_as(source: Path, part: Path, work: Path, settings: Settings, options: ImportOptions,
-               meter: RowMeter, format: str, encoding: enc.Encoding, notes: list[str]) -> StagedTable:
+               meter: RowMeter, format: str, encoding: enc.Encoding, notes: list[str], *,
+               transcode: bool = False) -> StagedTable:
+    laps = _Laps()
     head_text, complete = enc.head_text(source, encoding)
     delimiter = options.delimiter or enc.sniff_delimiter(head_text, complete=complete)
     if len(delimiter) != 1 or delimiter in "\"\r\n":
         raise ImportFailed(f"impossible delimiter {delimiter!r}")
     header = enc.read_header(source, encoding, delimiter, settings.max_columns)
-    columns, renamed = name_columns(header)
-    # Loading spatial takes most of a second: start it now if the header announces points.
+    columns, renamed = name_columns(header, fix_text=options.fix_text)
     points = bool(options.latitude or options.longitude) or might_hold_points(header)
-    spatial = _Background(lambda: connect(settings)) if points else None
-    try:
-        text_path, text_encoding, span = _text_for_duckdb(source, work, encoding, meter)
-        job = CopyJob(text_path, text_encoding, delimiter, columns, settings, options, meter,
-                   warnings=[*notes, *renamed])
-        with connect(settings, spatial=False) as plain:
+    spatial: _Background | None = None
+    # The plain connection first: opening one waits while another loads the spatial extension.
+    with connect(settings, spatial=False) as plain:
+        try:
+            # Loading spatial takes a third of a second of CPU: in the background, while the
+            # sample is read and typed, if the header announces points.
+            spatial = _Background(lambda: connect(settings)) if points else None
+            laps.lap("dialect")
+            text_path, text_encoding, span = _text_for_duckdb(source, work, encoding, meter,
+                                                              transcode)
+            laps.lap("bytes")
+            job = CopyJob(text_path, text_encoding, delimiter, columns, settings, options, meter,
+                          warnings=[*notes, *renamed])
             sample = read_sample(plain, job)
+            laps.lap("sample")
             geometry = _type_columns(job, sample)
+            laps.lap("types")
             if geometry and spatial is None:
                 spatial = _Background(lambda: connect(settings))
             con = spatial.result() if geometry and spatial else plain
+            laps.lap("spatial")
             con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
             rows, geometry = copy_csv(con, job, part, geometry, start=span)
-    finally:
-        if spatial:
-            spatial.close()
+            laps.lap("copy")
+            _check_text(con, job, part, work)
+            laps.lap("text")
+        finally:
+            if spatial:
+                spatial.close()
     detected = _detected(encoding, job, head_text, geometry)
+    log.info("csv_read rows=%d columns=%d encoding=%s %s", rows, len(job.columns), encoding.label,
+             laps, extra={"phases": laps.seconds})
     return StagedTable(part, _specs(job, geometry), rows, format, detected, job.warnings)
+
+
+class _Laps:
+    """Seconds spent in each phase of an import, for the log (and bench/ingest.py)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._last, 3)
+        self._last = now
+
+    def __str__(self) -> str:
+        return " ".join(f"seconds_{k}={v}" for k, v in self.seconds.items())
 
 
 class _Background:
@@ -158,34 +209,53 @@ class _Background:
             con.close()
 
 
-def _text_for_duckdb(source: Path, work: Path, encoding: enc.Encoding,
-                     meter: RowMeter) -> tuple[Path, str, float]:
-    """The file DuckDB reads, its encoding (utf-8 or latin-1), the share of progress spent."""
+def _text_for_duckdb(source: Path, work: Path, encoding: enc.Encoding, meter: RowMeter,
+                     transcode: bool) -> tuple[Path, str, float]:
+    """The file DuckDB reads, its encoding (utf-8 or latin-1), the share of progress spent.
+
+    Without bytes 0x80-0x9F cp1252 is latin-1, which DuckDB decodes itself, with no pass of
+    ours over the bytes; with them (DuckDB refuses them: NotLatin1), ``transcode`` is asked for.
+    """
     size = max(source.stat().st_size, 1)
     link = work / "source.csv"  # a link with a name of ours: no glob characters for DuckDB
     link.unlink(missing_ok=True)
     if encoding.is_utf8:
         os.symlink(source.resolve(), link)
         return link, "utf-8", 0.0
-    if encoding.codec in ("cp1252", "latin-1") and not enc.has_c1_bytes(
-            source, lambda done: meter.at(0.1 * done / size)):
-        # Without bytes 0x80-0x9F cp1252 is latin-1, which DuckDB decodes itself: a
-        # scan at 1 GB/s instead of a transcoding pass (bench/ingest.py measures it).
+    if encoding.codec in ("cp1252", "latin-1") and not transcode:
         os.symlink(source.resolve(), link)
-        return link, "latin-1", 0.1
+        return link, "latin-1", 0.0
     transcoded = work / "transcoded.csv"  # never the link, which points to the user's file
     enc.transcode_to_utf8(source, transcoded, encoding, lambda done: meter.at(0.5 * done / size))
     return transcoded, "utf-8", 0.5
 
 
-def name_columns(header: list[str]) -> tuple[list[CopyColumn], list[str]]:
-    """Columns named from the header: stripped, empty ones ``colonne_N``, duplicates ``_2``."""
+def _check_text(con: duckdb.DuckDBPyConnection, job: CopyJob, part: Path, work: Path) -> None:
+    """Find mojibake in the text columns of ``part``; rewrite it with them repaired if asked."""
+    names = [c.name for c in job.columns if c.guess.type == "text"]
+    relation = f"read_parquet({literal(part)})"
+    checked = check_text(con, relation, names, repair=job.options.fix_text,
+                         distinct_first=dictionary_columns(con, part))
+    job.warnings.extend(checked.warnings())
+    for c in job.columns:
+        if checked.repairs(c.name):
+            c.note = "; ".join(filter(None, [c.note, "mojibake repaired"]))
+    if checked.changes_any:
+        rewrite_parquet(con, part, work / "text", checked)
+
+
+def name_columns(header: list[str], *, fix_text: bool = False) -> tuple[list[CopyColumn], list[str]]:
+    """Columns named from the header: stripped, empty ones ``colonne_N``, duplicates ``_2``;
+    mojibake named (repaired if ``fix_text``)."""
     columns: list[CopyColumn] = []
     used: set[str] = set()
     changes: list[str] = []
+    mojibake: list[str] = []
     for i, raw in enumerate(header):
-        name = re.sub(r"[\r\n\t]+", " ", raw).strip()
-        note = None
+        name, finding = name_repair(re.sub(r"[\r\n\t]+", " ", raw).strip(), fix_text)
+        if finding:
+            mojibake.append(finding)
+        note = "name repaired (mojibake)" if finding and fix_text else None
         if not name:
             name, note = f"colonne_{i + 1}", "no name in the file"
             changes.append(f"column {i + 1} has no name: {name!r}")
@@ -198,7 +268,7 @@ def name_columns(header: list[str]) -> tuple[list[CopyColumn], list[str]]:
         used.add(name.lower())
         columns.append(CopyColumn(i, name, raw if raw != name else None, note))
     warnings = ["columns renamed: " + "; ".join(changes)] if changes else []
-    return columns, warnings
+    return columns, warnings + names_warning(mojibake, fix_text)
 
 
 # --- types ---------------------------------------------------------------------------

@@ -21,20 +21,16 @@ from mutuelle.core.config import Settings
 from mutuelle.core.errors import ImportFailed
 from mutuelle.ingest import encoding as enc
 from mutuelle.ingest.model import ImportOptions, Progress
-from mutuelle.ingest.typing import (
-    TEXT,
-    TypeGuess,
-    cast_sql,
-    misfit_sql,
-    sql_identifier,
-    sql_string,
-    widenings,
-)
+from mutuelle.ingest.typing import TEXT, TypeGuess, cast_sql, misfit_sql, widenings
+from mutuelle.store.sql import ident, literal
 
 log = logging.getLogger(__name__)
 
 #: Most sample cells (rows × columns) read for inference, so that wide files stay bounded.
 SAMPLE_CELLS = 1_000_000
+#: Buffer in which DuckDB reads (and decodes) the file for the sample: its default (32 MiB)
+#: costs the sample of a large file twice the time; 4 times DuckDB's longest line (2 MiB).
+SAMPLE_BUFFER_BYTES = 8 << 20
 
 _MISFIT = "mutuelle-misfit"
 _MISFIT_RE = re.compile(re.escape(_MISFIT) + r"\|(\d+)\|(.*)\|end", re.DOTALL)
@@ -84,23 +80,31 @@ class NotUtf8(Exception):
     """DuckDB met bytes that are not UTF-8 in a file we took for UTF-8."""
 
 
+class NotLatin1(Exception):
+    """DuckDB met a byte 0x80-0x9F, which it refuses as latin-1 (cp1252 gives most of them a
+    meaning, such as ’ or €): the file must be transcoded."""
+
+
 # --- DuckDB ------------------------------------------------------------------------
 
-def _source_sql(job: CopyJob, *, trimmed_too: bool = False) -> str:
+def _source_sql(job: CopyJob, *, trimmed_too: bool = False, sample: bool = False) -> str:
     """The file as text columns c0..cN; padded ones trimmed, blank meaning NULL.
 
-    ``trimmed_too`` adds t0..tN, every typed column trimmed, to try padded guesses on.
+    ``trimmed_too`` adds t0..tN, every typed column trimmed, to try padded guesses on;
+    ``sample`` reads the file in smaller buffers (for the first rows only).
     """
     struct = ", ".join(f"'c{c.index}': 'VARCHAR'" for c in job.columns)
     options = [
         "auto_detect = false", f"columns = {{{struct}}}", "header = true",
-        f"encoding = {sql_string(job.text_encoding)}",
-        f"delim = {sql_string(job.delimiter)}", "quote = '\"'", "escape = '\"'",
+        f"encoding = {literal(job.text_encoding)}",
+        f"delim = {literal(job.delimiter)}", "quote = '\"'", "escape = '\"'",
         f"strict_mode = {str(not job.lenient).lower()}", f"null_padding = {str(job.lenient).lower()}",
     ]
     if job.lenient:
         options.append("parallel = false")  # DuckDB pads only sequentially with quoted newlines
-    read = f"read_csv({sql_string(str(job.text_path))}, {', '.join(options)})"
+    if sample:
+        options.append(f"buffer_size = {SAMPLE_BUFFER_BYTES}")
+    read = f"read_csv({literal(job.text_path)}, {', '.join(options)})"
     cells = [f"NULLIF(trim(c{c.index}, ' \t'), '') AS c{c.index}" if c.guess.padded
              else f"c{c.index}" for c in job.columns]
     if trimmed_too:
@@ -114,21 +118,23 @@ def _select_sql(job: CopyJob, geometry: tuple[CopyColumn, CopyColumn, str] | Non
     for c in job.columns:
         col = f"c{c.index}"
         # The message names the column and the value, for _MISFIT_RE to read back.
-        message = f"{sql_string(f'{_MISFIT}|{c.index}|')} || left({col}, 200) || '|end'"
-        casts.append(f"{cast_sql(col, c.guess, message)} AS {sql_identifier(c.name)}")
+        message = f"{literal(f'{_MISFIT}|{c.index}|')} || left({col}, 200) || '|end'"
+        casts.append(f"{cast_sql(col, c.guess, message)} AS {ident(c.name)}")
     select = f"SELECT {', '.join(casts)} FROM {_source_sql(job)} AS src"
     if geometry:
         lat, lon, name = geometry
-        point = f"ST_Point({sql_identifier(lon.name)}, {sql_identifier(lat.name)})"
-        select = f"SELECT *, {point} AS {sql_identifier(name)} FROM ({select}) AS typed"
+        point = f"ST_Point({ident(lon.name)}, {ident(lat.name)})"
+        select = f"SELECT *, {point} AS {ident(name)} FROM ({select}) AS typed"
     return select
 
 
 def _classify(job: CopyJob, error: duckdb.Error) -> Exception:
-    """Our error for a DuckDB one: ImportFailed, NotUtf8, or a misfit to diagnose."""
+    """Our error for a DuckDB one: ImportFailed, NotUtf8, NotLatin1, or a misfit to diagnose."""
     message = str(error)
     if "Invalid unicode" in message:
         return NotUtf8()
+    if "not latin-1 encoded" in message:
+        return NotLatin1()
     ragged = _RAGGED_RE.search(message)
     if ragged:
         line, width = _first_ragged(job)
@@ -171,19 +177,25 @@ def _run(con: duckdb.DuckDBPyConnection, job: CopyJob, sql: str, start: float) -
         con.interrupt()
         worker.join()
         raise
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
+    error = outcome.get("error")
+    if isinstance(error, duckdb.Error) and isinstance(_classify(job, error), (NotUtf8, NotLatin1)):
+        raise _classify(job, error) from None  # the bytes, not the query: read them otherwise
+    if error is not None:
+        raise error  # type: ignore[misc]
     return outcome["rows"]  # type: ignore[return-value]
 
 
 def read_sample(con: duckdb.DuckDBPyConnection, job: CopyJob) -> list[list[str | None]]:
+    """The values of the first rows, column by column (in no particular order)."""
     rows = min(job.settings.sample_rows, max(100, SAMPLE_CELLS // len(job.columns)))
+    # One list per column: no tuple per row to build and transpose.
+    lists = ", ".join(f"list(c{c.index})" for c in job.columns)
     for _ in range(2):
         try:
-            records = con.execute(f"SELECT * FROM {_source_sql(job)} LIMIT {rows}").fetchall()
-            if not records:
-                return [[] for _ in job.columns]
-            return [list(col) for col in zip(*records, strict=True)]
+            sample = con.execute(f"SELECT {lists} FROM (SELECT * FROM "
+                                 f"{_source_sql(job, sample=True)} "
+                                 f"LIMIT {rows})").fetchone()
+            return [values or [] for values in sample or [None] * len(job.columns)]
         except duckdb.Error as error:
             failure = _classify(job, error)
             if isinstance(failure, ImportFailed) and _RAGGED_RE.search(str(error)):
@@ -209,7 +221,7 @@ def copy_csv(con: duckdb.DuckDBPyConnection, job: CopyJob, part: Path,
     retyped = False
     for _ in range(4):
         part.unlink(missing_ok=True)
-        sql = (f"COPY ({_select_sql(job, geometry)}) TO {sql_string(str(part))} "
+        sql = (f"COPY ({_select_sql(job, geometry)}) TO {literal(part)} "
                "(FORMAT parquet, COMPRESSION zstd)")
         try:
             return int(_run(con, job, sql, start)[0][0]), geometry
@@ -218,7 +230,7 @@ def copy_csv(con: duckdb.DuckDBPyConnection, job: CopyJob, part: Path,
             if isinstance(failure, ImportFailed) and _RAGGED_RE.search(str(error)):
                 _go_lenient(job, failure)
                 continue
-            if isinstance(failure, NotUtf8):
+            if isinstance(failure, (NotUtf8, NotLatin1)):
                 raise failure from None
             misfit = _MISFIT_RE.search(str(error))
             if isinstance(failure, ImportFailed) or misfit is None:

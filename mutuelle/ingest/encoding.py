@@ -125,22 +125,6 @@ def decode_head(head: bytes, encoding: Encoding, *, complete: bool) -> str:
     return decoder.decode(head, final=complete).removeprefix("\ufeff")
 
 
-_C1 = bytes(range(0x80, 0xA0))
-
-
-def has_c1_bytes(path: Path, progress: Callable[[int], None] | None = None) -> bool:
-    """True if the file holds a byte 0x80-0x9F, where cp1252 and latin-1 differ."""
-    done = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            if len(chunk.translate(None, _C1)) != len(chunk):
-                return True
-            done += len(chunk)
-            if progress:
-                progress(done)
-    return False
-
-
 def lookup(name: str) -> Encoding:
     """The Encoding a user named (``cp1252``, ``latin1``, ``UTF-8``...)."""
     try:

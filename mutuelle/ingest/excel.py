@@ -22,6 +22,7 @@ import python_calamine as calamine
 
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import ImportFailed, TooLarge
+from mutuelle.ingest import encoding as enc
 from mutuelle.ingest.csv import read_csv
 from mutuelle.ingest.model import ImportOptions, Progress, StagedTable
 
@@ -43,6 +44,11 @@ def list_sheets(source: Path) -> list[str]:
 def read_spreadsheet(source: Path, dest_parquet: Path, settings: Settings, options: ImportOptions,
                      progress: Progress | None = None, *, format: str = "xlsx") -> StagedTable:
     """Read one sheet of an xlsx/xls/ods workbook into ``dest_parquet``."""
+    if options.encoding and not enc.lookup(options.encoding).is_utf8:
+        raise ImportFailed(f"the encoding {options.encoding.strip()!r} cannot apply to a "
+                           f"spreadsheet ({format}): it stores its own text in Unicode. Leave the "
+                           "encoding empty; if its text looks garbled (such as 'Ã©' for 'é'), "
+                           "import it with fix_text (--fix-text)")
     workbook = _open(source)
     names = list(workbook.sheet_names)
     sheet_name, warnings = _choose_sheet(workbook, names, options)

@@ -8,15 +8,19 @@ import logging
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import ImportFailed, TooLarge
+from mutuelle.ingest import encoding as enc
 from mutuelle.ingest.concepts import detect_concept
+from mutuelle.ingest.dbf_encoding import dbf_encoding
 from mutuelle.ingest.model import ColumnSpec, ImportOptions, Progress, StagedTable
+from mutuelle.ingest.text_repair import Recode, TextCheck, check_text, name_repair, names_warning
 from mutuelle.store.duck import connect
+from mutuelle.store.sql import ident, literal
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,12 @@ JSON_DIAGNOSIS_MAX_BYTES = 64 * 1024 * 1024
 CONCEPT_SAMPLE_ROWS = 1000
 #: Invalid features named one by one in the warning; the rest are counted.
 REPORTED_FEATURES = 10
+#: Formats whose text is UTF-8 by their definition: the encoding option cannot apply.
+UTF8_ONLY = {
+    "geojson": ("a GeoJSON file", "GeoJSON is UTF-8 by definition (RFC 7946)"),
+    "geopackage": ("a GeoPackage", "a GeoPackage stores its text in UTF-8 (OGC GeoPackage "
+                                   "standard)"),
+}
 #: Attribute names tried, in order, to name a feature in messages.
 _ID_NAMES = ("id", "code", "code_iris", "insee_com", "codgeo", "code_insee", "insee", "fid",
              "objectid", "nom", "name")
@@ -56,12 +66,15 @@ def read_geo(source: Path, dest_parquet: Path, settings: Settings, options: Impo
         progress(0, total)
     if format == "shapefile":
         check_shapefile_parts(source, options)
+    text = text_encoding(source, format, options)
     dest_parquet.parent.mkdir(parents=True, exist_ok=True)
     con = connect(settings)
     try:
-        staged = _read(con, source, dest_parquet, settings, options, format)
+        staged = _read(con, source, dest_parquet, settings, options, format, text)
     except duckdb.Error as exc:
         dest_parquet.unlink(missing_ok=True)
+        if "Invalid unicode" in str(exc):
+            raise _not_in(format, text) from exc
         raise ImportFailed(f"the {format} file cannot be read: {_gdal_message(exc)}") from exc
     except BaseException:
         dest_parquet.unlink(missing_ok=True)
@@ -91,13 +104,56 @@ def check_shapefile_parts(shp: Path, options: ImportOptions) -> None:
             where=shp.name)
 
 
+class TextEncoding(NamedTuple):
+    """How GDAL is to hand over a layer's text, and what to make of it."""
+
+    open_options: list[str]   # for ST_Read
+    recode: Recode | None     # text read as latin-1 that stands for another one-byte encoding
+    label: str                # the encoding, for the user
+    source: str = ""          # where it comes from: asked, .cpg, LDID, detected
+
+
+def text_encoding(source: Path, format: str, options: ImportOptions) -> TextEncoding:
+    """The encoding of a layer's text: UTF-8 where the format says so (another one asked is
+    refused), the asked, .cpg, LDID or detected one for a Shapefile's .dbf.
+
+    GDAL here recodes only latin-1: other one-byte encodings are read as latin-1 (byte for
+    character) and recoded in SQL.
+    """
+    if format in UTF8_ONLY:
+        if options.encoding and not enc.lookup(options.encoding).is_utf8:
+            what, rule = UTF8_ONLY[format]
+            raise ImportFailed(f"the encoding {options.encoding.strip()!r} cannot apply to {what}: "
+                               f"{rule}. Leave the encoding empty; if its text looks garbled "
+                               "(such as 'Ã©' for 'é'), import it with fix_text (--fix-text)")
+        return TextEncoding([], None, "utf-8")
+    if format != "shapefile":
+        return TextEncoding([], None, "")
+    found = dbf_encoding(source, options.encoding)
+    log.info("dbf_encoding source=%s encoding=%s from=%s", source.name, found.codec, found.source)
+    if found.is_utf8:
+        return TextEncoding(["ENCODING=UTF-8"], None, found.label, found.source)
+    recode = Recode.from_latin1(found.codec)
+    return TextEncoding(["ENCODING=ISO-8859-1"], recode if recode.read else None, found.label,
+                        found.source)
+
+
+def _not_in(format: str, text: TextEncoding) -> ImportFailed:
+    if format == "shapefile":
+        said = {"asked": "as asked", ".cpg": "as its .cpg says"}.get(text.source, text.source)
+        return ImportFailed(f"the attribute table (.dbf) holds text that is not {text.label} "
+                            f"({said}): give its encoding (for example cp1252 or latin-1)")
+    return ImportFailed(f"the {format} file holds text that is not UTF-8")
+
+
 def _read(con: duckdb.DuckDBPyConnection, source: Path, dest: Path, settings: Settings,
-          options: ImportOptions, format: str) -> StagedTable:
+          options: ImportOptions, format: str, text: TextEncoding) -> StagedTable:
     warnings: list[str] = []
     layer = _choose_layer(con, source, format, options, warnings)
     src_crs, crs_name = _source_crs(con, layer, options, warnings)
-    con.execute("CREATE TABLE src AS SELECT * FROM ST_Read(?, layer := ?, allowed_drivers := ?)",
-                [str(source), layer["name"], [DRIVERS[format]]])
+    con.execute("CREATE TABLE src AS SELECT * FROM ST_Read(?, layer := ?, allowed_drivers := ?, "
+                "open_options := ?)",
+                [str(source), layer["name"], [DRIVERS[format]], text.open_options])
     described = con.execute("DESCRIBE src").fetchall()
     geom_cols = [name for name, kind, *_ in described if kind == "GEOMETRY"]
     if not geom_cols:
@@ -107,20 +163,27 @@ def _read(con: duckdb.DuckDBPyConnection, source: Path, dest: Path, settings: Se
     if len(attrs) + 1 > settings.max_columns:
         raise TooLarge(f"the layer has {len(attrs) + 1} columns, more than the "
                        f"{settings.max_columns} accepted (MUTUELLE_MAX_COLUMNS)")
-    columns, select = _attribute_columns(attrs, options)
+    checked = check_text(con, "src", [name for name, kind in attrs if kind == "VARCHAR"],
+                         recode=text.recode, repair=options.fix_text)
+    checked.load_mappings(con)
+    columns, select, names = _attribute_columns(attrs, options, checked, text.recode)
     repaired = _invalid_features(con, geom, [a for a, _ in attrs])
     if repaired:
         warnings.append(repaired)
     warnings.extend(_geometry_notes(con, geom))
+    warnings.extend(names_warning(names, options.fix_text))
+    warnings.extend(checked.warnings())
 
-    target = _q(geom)
+    target = f"src.{ident(geom)}"
     transformed = f"ST_Force2D(ST_MakeValid({target}))"
     if src_crs.upper() not in WGS84:
         transformed = f"ST_Transform({transformed}, ?, 'EPSG:4326', always_xy := true)"
     params = [] if src_crs.upper() in WGS84 else [src_crs]
     select.append(f"{transformed} AS geometry")
-    con.execute(f"COPY (SELECT {', '.join(select)} FROM src ORDER BY rowid) "
-                f"TO '{_sql_path(dest)}' (FORMAT parquet, COMPRESSION zstd)", params)
+    joins = checked.joins_sql({name: f"src.{ident(name)}" for name, _ in attrs})
+    con.execute(f"COPY (SELECT {', '.join(select)} FROM src{joins} ORDER BY src.rowid) "
+                f"TO {literal(dest)} (FORMAT parquet, COMPRESSION zstd)", params)
+    checked.drop_mappings(con)
 
     row_count, geometry_type, bbox = _summary(con, dest)
     _check_lonlat(bbox, src_crs)
@@ -129,6 +192,7 @@ def _read(con: duckdb.DuckDBPyConnection, source: Path, dest: Path, settings: Se
                               note=repaired or None))
     _detect_concepts(con, dest, columns)
     detected = {
+        "encoding": text.label,
         "crs": src_crs if len(src_crs) < 40 else crs_name,
         "crs_name": crs_name,
         "layer": layer["name"],
@@ -221,13 +285,19 @@ def _source_crs(con: duckdb.DuckDBPyConnection, layer: dict[str, Any], options: 
     return declared, name or declared
 
 
-def _attribute_columns(attrs: list[tuple[str, str]],
-                       options: ImportOptions) -> tuple[list[ColumnSpec], list[str]]:
+def _attribute_columns(attrs: list[tuple[str, str]], options: ImportOptions, text: TextCheck,
+                       recode: Recode | None) -> tuple[list[ColumnSpec], list[str], list[str]]:
+    """Output columns, their SELECT items, and what was found of mojibake in their names."""
     columns: list[ColumnSpec] = []
     select: list[str] = []
+    names: list[str] = []
     taken = {"geometry"}
     for index, (name, kind) in enumerate(attrs):
-        out_name = (name or "").strip() or f"column_{index + 1}"
+        written = recode.python(name) if recode and name else name   # as in the file
+        header, finding = name_repair(written, options.fix_text) if written else (written, None)
+        if finding:
+            names.append(finding)
+        out_name = (header or "").strip() or f"column_{index + 1}"
         base = out_name
         suffix = 1
         while out_name.casefold() in taken:
@@ -235,27 +305,30 @@ def _attribute_columns(attrs: list[tuple[str, str]],
             out_name = f"{base}_{suffix}"
         taken.add(out_name.casefold())
         our_type = _TYPES.get(kind, "decimal" if kind.startswith("DECIMAL") else "text")
-        forced = options.types.get(out_name) or options.types.get(name)
-        expr = _q(name)
+        forced = options.types.get(out_name) or options.types.get(written)
+        expr = text.value_sql(name, f"src.{ident(name)}") if kind == "VARCHAR" else f"src.{ident(name)}"
         if forced and forced != "geometry":
             our_type = forced
             expr = f"CAST({expr} AS {_CASTS[forced]})"
         elif our_type == "text" and kind != "VARCHAR":
             expr = f"CAST({expr} AS VARCHAR)"   # lists, blobs, times: kept readable
-        select.append(f"{expr} AS {_q(out_name)}")
+        select.append(f"{expr} AS {ident(out_name)}")
+        notes = [f"renamed from {written!r}"] if written != out_name else []
+        if text.repairs(name):
+            notes.append("mojibake repaired")
         columns.append(ColumnSpec(name=out_name, type=our_type,
-                                  source_name=name if name != out_name else None,
-                                  note=f"renamed from {name!r}" if name != out_name else None))
-    return columns, select
+                                  source_name=written if written != out_name else None,
+                                  note="; ".join(notes) or None))
+    return columns, select, names
 
 
 def _invalid_features(con: duckdb.DuckDBPyConnection, geom: str, attrs: list[str]) -> str:
     """A warning naming the features whose geometry is invalid (they are repaired)."""
     id_col = _id_column(attrs)
-    label = f", CAST({_q(id_col)} AS VARCHAR)" if id_col else ", NULL"
+    label = f", CAST({ident(id_col)} AS VARCHAR)" if id_col else ", NULL"
     rows = con.execute(
-        f"SELECT rowid{label} FROM src WHERE {_q(geom)} IS NOT NULL "
-        f"AND NOT ST_IsValid({_q(geom)}) ORDER BY rowid").fetchall()
+        f"SELECT rowid{label} FROM src WHERE {ident(geom)} IS NOT NULL "
+        f"AND NOT ST_IsValid({ident(geom)}) ORDER BY rowid").fetchall()
     if not rows:
         return ""
     named = [f"feature {r + 1}" + (f" ({id_col}={ident})" if id_col else "")
@@ -266,7 +339,7 @@ def _invalid_features(con: duckdb.DuckDBPyConnection, geom: str, attrs: list[str
 
 
 def _geometry_notes(con: duckdb.DuckDBPyConnection, geom: str) -> list[str]:
-    g = _q(geom)
+    g = ident(geom)
     empty, zm = con.execute(
         f"SELECT count(*) FILTER ({g} IS NULL OR ST_IsEmpty({g})), "
         f"count(*) FILTER (ST_HasZ({g}) OR ST_HasM({g})) FROM src").fetchone() or (0, 0)
@@ -310,7 +383,7 @@ def _detect_concepts(con: duckdb.DuckDBPyConnection, dest: Path,
     attributes = [c for c in columns if c.type != "geometry"]
     if not attributes:
         return
-    select = ", ".join(f"list(CAST({_q(c.name)} AS VARCHAR)) FILTER ({_q(c.name)} IS NOT NULL)"
+    select = ", ".join(f"list(CAST({ident(c.name)} AS VARCHAR)) FILTER ({ident(c.name)} IS NOT NULL)"
                        for c in attributes)
     row = con.execute(f"SELECT {select} FROM (SELECT * FROM read_parquet(?) LIMIT ?)",
                       [str(dest), CONCEPT_SAMPLE_ROWS]).fetchone()
@@ -331,10 +404,3 @@ def _gdal_message(exc: duckdb.Error) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return re.sub(r"^(IO|Invalid Input|Binder) Error: (GDAL Error \(\d+\): )?", "", first)
 
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -43,6 +43,7 @@ class ImportOptions:
     source_crs: str | None = None         # e.g. "EPSG:2154" for a Shapefile without .prj
     latitude: str | None = None           # column names to build points from
     longitude: str | None = None
+    fix_text: bool = False                # repair mojibake ("Ã©" for "é") with ftfy
 
 
 @dataclass

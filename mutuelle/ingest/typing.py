@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 
+from mutuelle.store.sql import literal
+
 #: Thousands separators written by French software: space, no-break space (U+00A0),
 #: narrow no-break space (U+202F).
 SPACES = " \u00a0\u202f"
@@ -51,7 +53,7 @@ DATETIME_FORMATS = {
 _FR_DATETIMES = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
 
 _INT64 = (-(2**63), 2**63 - 1)
-_DIGITS = re.compile("[+-]?[0-9]+")
+_DIGITS = re.compile("[+-]?[0-9]+(?:\n[+-]?[0-9]+)*")  # one or more lines of digits
 
 
 @dataclass(frozen=True)
@@ -156,11 +158,12 @@ def _compiled_lines(pattern: str) -> re.Pattern[str]:
     return re.compile(f"(?:{pattern})(?:\n(?:{pattern}))*")
 
 
-def _fits(values: Collection[str], guess: TypeGuess) -> bool:
-    """True if every (stripped, non-empty) value fits ``guess``."""
+def _fits(values: Collection[str], guess: TypeGuess, joined: str | None = None) -> bool:
+    """True if every (stripped, non-empty) value fits ``guess`` (``joined``: the values
+    joined by newlines, when the caller has them)."""
     if guess.type in ("integer", "decimal", "date", "datetime") and len(values) > 1:
         # One regex over all values runs in C; a Python loop per value is ten times slower.
-        joined = "\n".join(values)
+        joined = "\n".join(values) if joined is None else joined
         if joined.count("\n") != len(values) - 1:
             return False  # a value holds a newline: not a number nor a date
         if not _compiled_lines(pattern_of(guess)).fullmatch(joined):
@@ -168,7 +171,8 @@ def _fits(values: Collection[str], guess: TypeGuess) -> bool:
         if guess.type == "decimal":
             return True   # the pattern is enough for float()
         if guess.type == "integer":
-            values = [v for v in values if len(v) > 18]  # only these may overflow
+            # Only integers of more than 18 digits may overflow.
+            values = [v for v in values if len(v) > 18] if max(map(len, values)) > 18 else []
     try:
         for v in values:
             parse_value(v, guess)
@@ -188,12 +192,18 @@ def candidates(kind: str | None = None, *, strict: bool = True) -> list[TypeGues
     return [g for g in out if kind is None or g.type == kind]
 
 
+def has_padding(lines: str) -> bool:
+    """True if a line starts or ends with a space or a tab (substring search runs in C)."""
+    return (lines[:1] in (" ", "\t") or lines[-1:] in (" ", "\t")
+            or any(edge in lines for edge in ("\n ", "\n\t", " \n", "\t\n")))
+
+
 def _split_nulls(values: Sequence[str | None]) -> tuple[set[str], dict[str, object]]:
     """Distinct non-empty values, and what the guess must know: null markers, padding."""
-    present = {v for v in values if v}
-    distinct = {v.strip(" \t") for v in present} - {""}
+    present: set[str] = set(values) - {None, ""}  # type: ignore[operator]
+    padded = has_padding("\n".join(present))
+    distinct = {v.strip(" \t") for v in present} - {""} if padded else present
     markers = tuple(sorted(distinct & NULL_MARKERS))
-    padded = any(v != v.strip(" \t") for v in present)
     return distinct - NULL_MARKERS, {"nulls": markers, "padded": padded}
 
 
@@ -206,10 +216,11 @@ def infer_type(values: Sequence[str | None]) -> TypeGuess:
     distinct, seen = _split_nulls(values)
     if not distinct:
         return TEXT
-    if all(_DIGITS.fullmatch(v) for v in distinct) and not _fits(distinct, candidates("integer")[0]):
+    joined = "\n".join(distinct)
+    if _DIGITS.fullmatch(joined) and not _fits(distinct, candidates("integer")[0], joined):
         return TEXT
     for guess in candidates():
-        if _fits(distinct, guess):
+        if _fits(distinct, guess, joined):
             return replace(guess, **seen)  # type: ignore[arg-type]
     return TEXT
 
@@ -252,16 +263,6 @@ def widenings(guess: TypeGuess) -> list[TypeGuess]:
 # (blank meaning NULL) when the guess is ``padded``: trimming every value costs as much
 # as parsing it, and most files have no padding.
 
-def sql_string(value: str) -> str:
-    """A DuckDB string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_identifier(name: str) -> str:
-    """A DuckDB quoted identifier (any text: quotes doubled, case kept)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def duckdb_type(guess: TypeGuess) -> str:
     """The DuckDB type a column is stored as."""
     if guess.type == "datetime":
@@ -271,7 +272,7 @@ def duckdb_type(guess: TypeGuess) -> str:
 
 
 def _in_list(col: str, words: Iterable[str]) -> str:
-    return f"{col} IN ({', '.join(sql_string(w) for w in words)})"
+    return f"{col} IN ({', '.join(literal(w) for w in words)})"
 
 
 def null_sql(col: str, guess: TypeGuess) -> str:
@@ -292,18 +293,18 @@ def parse_sql(col: str, guess: TypeGuess) -> str:
     if guess.type in ("integer", "decimal"):
         plain = col
         for sep in guess.thousands:
-            plain = f"replace({plain}, {sql_string(sep)}, '')"
+            plain = f"replace({plain}, {literal(sep)}, '')"
         if guess.decimal == "," and guess.type == "decimal":
             plain = f"replace({plain}, ',', '.')"
         value = f"TRY_CAST({plain} AS {duckdb_type(guess)})"
     elif guess.type == "date":
-        value = f"CAST(try_strptime({col}, {sql_string(guess.date_format)}) AS DATE)"
+        value = f"CAST(try_strptime({col}, {literal(guess.date_format)}) AS DATE)"
     elif guess.date_format.startswith("iso"):
         value = f"TRY_CAST({col} AS {duckdb_type(guess)})"
     else:
-        formats = ", ".join(sql_string(f) for f in _FR_DATETIMES)
+        formats = ", ".join(literal(f) for f in _FR_DATETIMES)
         value = f"try_strptime({col}, [{formats}])"
-    return f"CASE WHEN regexp_full_match({col}, {sql_string(pattern_of(guess))}) THEN {value} END"
+    return f"CASE WHEN regexp_full_match({col}, {literal(pattern_of(guess))}) THEN {value} END"
 
 
 def cast_sql(col: str, guess: TypeGuess, message_sql: str) -> str:

@@ -7,7 +7,8 @@ under statistical secrecy, the classes of their maps, comparisons and portraits.
 - ``secrecy``: primary and secondary cell suppression, and the recoverability check.
 - ``classification``: quantiles, Jenks, equal intervals, manual breaks; palettes; bivariate.
 - ``compare``: percentile ranks, parent and whole-territory comparisons, portraits.
-- ``demo_indicators``: the indicators of the synthetic demo territory.
+- ``maps``: what a map shows (values at a level, classes of a choropleth, tile values);
+  ``crossing``: two indicators crossed; ``territories``: a territory and its portrait.
 - ``scenarios``: saved map views.
 
 Submodules are imported where used, so that importing one does not load them all.

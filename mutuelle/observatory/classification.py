@@ -3,6 +3,10 @@ with colour-blind-safe palettes, and the 3×3 classes of a bivariate map.
 
 Breaks are the ``classes + 1`` bounds of the classes; class ``i`` holds the values ``v`` with
 ``breaks[i] <= v < breaks[i + 1]``, the last class also holds its upper bound.
+
+A map must always open: when the classes asked for cannot be made (fewer distinct values than
+classes, manual breaks out of order, outside the values or not as many as the classes), the
+classes that can be made are, each change told by a :class:`Note`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from mutuelle.core.errors import InvalidInput
@@ -58,21 +62,61 @@ NO_DATA_COLOR = "#ffffff"
 DEFAULT_PALETTE = "viridis"
 
 
+#: Codes of the notes, in the order they are told.
+NOTE_CODES = ("no_values", "few_values", "breaks_order", "breaks_count", "breaks_outside")
+
+
+@dataclass(frozen=True)
+class Note:
+    """Why the classes made differ from those asked for: a code (one of ``NOTE_CODES``, for
+    pages to word in their language), the numbers it speaks of, and an English message."""
+
+    code: str
+    message: str
+    asked: int
+    made: int
+    distinct: int | None = None
+    given: int | None = None
+    dropped: tuple[float, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """The note with only the numbers its code speaks of."""
+        out: dict[str, object] = {"code": self.code, "message": self.message,
+                                  "asked": self.asked, "made": self.made}
+        if self.distinct is not None:
+            out["distinct"] = self.distinct
+        if self.given is not None:
+            out["given"] = self.given
+        if self.code == "breaks_outside":
+            out |= {"dropped": list(self.dropped), "low": self.low, "high": self.high}
+        return out
+
+
 @dataclass(frozen=True)
 class Classes:
-    """The classes of a map: bounds, how many values each holds and its colour."""
+    """The classes of a map: bounds, how many values each holds and its colour; ``asked`` is
+    the number of classes asked for and ``notes`` say why fewer (or other) were made."""
 
     method: str
     breaks: list[float]
     counts: list[int]
     colors: list[str]
+    asked: int = 0
+    notes: tuple[Note, ...] = ()
 
     def class_of(self, value: float | None) -> int | None:
-        """The class of ``value`` (None for a missing value); out-of-range values go to the
-        first or last class."""
-        if value is None or not math.isfinite(value):
+        """The class of ``value`` (None for a missing value, or when there is no class);
+        out-of-range values go to the first or last class."""
+        if value is None or not math.isfinite(value) or not self.counts:
             return None
         return min(max(bisect_right(self.breaks, value) - 1, 0), len(self.counts) - 1)
+
+    @property
+    def note(self) -> str | None:
+        """The notes' messages in one text, None when the classes are those asked for."""
+        return " ".join(n.message for n in self.notes) or None
 
 
 @dataclass(frozen=True)
@@ -120,27 +164,41 @@ def _check_classes(classes: object) -> int:
 def classify(values: Iterable[float | None], method: str = "quantile", classes: int = 5, *,
              breaks: Sequence[float] | None = None, palette: str = DEFAULT_PALETTE,
              reverse: bool = False) -> Classes:
-    """Classes of ``values`` (None and NaN, i.e. secret or missing cells, are left out)."""
+    """Classes of ``values`` (None and NaN, i.e. secret or missing cells, are left out).
+
+    Bad requests (unknown method or palette, a number of classes out of range, breaks that
+    are not finite numbers) are refused with ``InvalidInput``; classes that cannot be made as
+    asked are made as they can be, with notes (see the module's docstring)."""
     if method not in METHODS:
         raise InvalidInput(f"classification method must be one of {', '.join(METHODS)}, "
                            f"not {method!r}")
     k = _check_classes(classes)
+    palette_colors(palette, 1)  # an unknown palette is refused even when no class is made
     data = _finite(values)
-    colors = palette_colors(palette, k, reverse=reverse)
     if method == "manual":
-        bounds = _manual(breaks, k, data)
+        wished = _manual_numbers(breaks)
+    elif breaks is not None:
+        raise InvalidInput(f"breaks are given only with the manual method, not {method}")
+    if not data:
+        note = Note("no_values", "There is no value to classify.", k, 0)
+        return Classes(method, [], [], [], k, (note,))
+    notes: list[Note] = []
+    if method == "manual":
+        bounds = _manual(wished, k, data, notes)
     else:
-        if breaks is not None:
-            raise InvalidInput(f"breaks are given only with the manual method, not {method}")
         distinct = len(set(data))
-        if distinct < k:
-            raise InvalidInput(f"{k} classes need at least {k} distinct values; there "
-                               f"{'is' if distinct == 1 else 'are'} {distinct}")
+        made = min(k, distinct)
+        if made < k:
+            notes.append(Note(
+                "few_values", f"{k} classes need at least {k} distinct values; there "
+                f"{'is' if distinct == 1 else 'are'} {distinct}, hence {made} "
+                f"class{'' if made == 1 else 'es'}.", k, made, distinct=distinct))
         bounds = {"quantile": quantile_breaks, "jenks": jenks_breaks,
-                  "equal": equal_breaks}[method](data, k)
+                  "equal": equal_breaks}[method](data, made)
     # data are sorted: each class's count is a difference of two positions
     edges = [0, *(bisect_left(data, b) for b in bounds[1:-1]), len(data)]
-    return Classes(method, bounds, [b - a for a, b in pairwise(edges)], colors)
+    colors = palette_colors(palette, len(bounds) - 1, reverse=reverse)
+    return Classes(method, bounds, [b - a for a, b in pairwise(edges)], colors, k, tuple(notes))
 
 
 def equal_breaks(data: Sequence[float], k: int) -> list[float]:
@@ -168,24 +226,50 @@ def quantile_breaks(data: Sequence[float], k: int) -> list[float]:
     return [distinct[0]] + [distinct[j] for j in starts] + [distinct[-1]]
 
 
-def _manual(breaks: Sequence[float] | None, k: int, data: Sequence[float]) -> list[float]:
-    if breaks is None:
+def _manual_numbers(breaks: Sequence[float] | None) -> list[float]:
+    """Manual breaks as finite numbers, in the order given; ``InvalidInput`` when they are not
+    numbers at all (an order or a count that does not fit is told by a note instead)."""
+    if breaks is None or len(breaks) == 0:
         raise InvalidInput("the manual method needs breaks")
     try:
-        bounds = [float(b) for b in breaks]
+        numbers = [float(b) for b in breaks]
     except (TypeError, ValueError) as exc:
         raise InvalidInput("manual breaks must be numbers") from exc
-    if not all(math.isfinite(b) for b in bounds):
+    if not all(math.isfinite(b) for b in numbers):
         raise InvalidInput("manual breaks must be finite numbers")
-    if any(b <= a for a, b in pairwise(bounds)):
-        raise InvalidInput(f"manual breaks must increase strictly: {bounds}")
-    if len(bounds) == k - 1:   # inner breaks only: the data give the outer bounds
-        bounds = [min(data[0], bounds[0]) if data else bounds[0], *bounds,
-                  max(data[-1], bounds[-1]) if data else bounds[-1]]
-    if len(bounds) != k + 1:
-        raise InvalidInput(f"{k} classes need {k - 1} inner breaks or {k + 1} bounds, "
-                           f"not {len(bounds)}")
-    return bounds
+    return numbers
+
+
+def _manual(wished: list[float], k: int, data: Sequence[float], notes: list[Note]) -> list[float]:
+    """The bounds of manual classes over ``data`` (sorted, not empty). ``k - 1`` breaks are
+    the inner limits (the data give the outer bounds), ``k + 1`` are all the bounds; any other
+    number are taken as inner limits (at most ``MAX_CLASSES - 1``, the lowest), and so are
+    breaks out of order (sorted, repeats removed). Inner limits that would leave a class
+    empty at an end (at or below the smallest value, above the largest) are left out."""
+    ordered = sorted(set(wished))
+    if ordered != wished:
+        notes.append(Note("breaks_order", "Manual breaks were sorted in increasing order "
+                          "and repeated ones removed.", k, 0))
+    if len(ordered) == k + 1:
+        low, inner, high = ordered[0], ordered[1:-1], ordered[-1]
+    else:
+        inner = ordered
+        if len(inner) != k - 1:
+            notes.append(Note("breaks_count", f"{len(wished)} breaks do not make {k} classes: "
+                              "they are taken as the limits between classes.", k, 0,
+                              given=len(wished)))
+            inner = inner[:MAX_CLASSES - 1]
+        low, high = data[0], data[-1]
+    kept = [b for b in inner if data[0] < b <= data[-1]]
+    if len(kept) < len(inner):
+        dropped = tuple(b for b in inner if b not in kept)
+        notes.append(Note(
+            "breaks_outside", f"Breaks outside the values ({data[0]:g} to {data[-1]:g}) would "
+            f"leave classes empty and were left out: {', '.join(f'{b:g}' for b in dropped)}.",
+            k, 0, dropped=dropped, low=data[0], high=data[-1]))
+    made = len(kept) + 1
+    notes[:] = [replace(n, made=made) for n in notes]
+    return [low, *kept, high]
 
 
 # -- Jenks natural breaks (Fisher's exact optimisation) --------------------------------------
@@ -288,7 +372,11 @@ def bivariate_classes(x_values: Sequence[float | None], y_values: Sequence[float
         if not (known(x) and known(y)):
             cells.append(None)
             continue
-        cell = 3 * y_classes.class_of(y) + x_classes.class_of(x)  # type: ignore[operator]
+        cx, cy = x_classes.class_of(x), y_classes.class_of(y)
+        if cx is None or cy is None:
+            cells.append(None)
+            continue
+        cell = 3 * cy + cx
         cells.append(cell)
         counts[cell] += 1
     return Bivariate(x_classes.breaks, y_classes.breaks, cells, counts, list(BIVARIATE))

@@ -16,11 +16,19 @@ from typing import Any
 from babel.numbers import format_decimal
 from sqlalchemy.orm import Session
 
+from mutuelle.access.policy import ANONYMOUS, visible_indicators
 from mutuelle.catalog.observatory_models import Indicator
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, NotFound
-from mutuelle.observatory.compute import CHAIN, OK, SECRET, WHOLE, Computed, Value, \
-    compute_indicator
+from mutuelle.observatory.compute import (
+    CHAIN,
+    OK,
+    SECRET,
+    WHOLE,
+    Computed,
+    Value,
+    compute_indicator,
+)
 from mutuelle.observatory.indicators import list_indicators
 
 #: How a level is named in a sentence: singular, plural.
@@ -195,10 +203,10 @@ def compare_territories(computed: Computed, level: str, codes: Sequence[str]
 def portrait(session: Session, settings: Settings, level: str, code: str, *,
              indicators: Sequence[Indicator] | None = None, vintage: int | None = None
              ) -> Portrait:
-    """"My neighbourhood": every indicator (default: the public ones) for one territory;
+    """"My neighbourhood": every indicator (default: those anyone may read) for one territory;
     indicators without values at this level are listed in ``skipped`` with the reason."""
     chosen = list(indicators) if indicators is not None \
-        else list_indicators(session, access=["public"])
+        else list_indicators(session, visible=visible_indicators(ANONYMOUS))
     result: Portrait | None = None
     skipped: dict[str, str] = {}
     comparisons = []

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -23,11 +21,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mutuelle.catalog.observatory_models import LEVELS, Indicator, Territory, TerritoryOverlap
+from mutuelle.core.cache import Cache, digest
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput
 from mutuelle.geo import referential as geo_referential
 from mutuelle.observatory import secrecy
-from mutuelle.observatory.indicators import describe, indicator_sources, registered, source_sums
+from mutuelle.observatory.indicators import (
+    definition_hash,
+    indicator_sources,
+    registered,
+    source_sums,
+)
 from mutuelle.query.run import budgeted
 
 log = logging.getLogger(__name__)
@@ -40,12 +44,18 @@ OK, SECRET, NO_DATA = "ok", "secret", "no_data"
 #: Values of computed indicators kept per process, all indicators together (about 150 MB; one
 #: indicator over the IRIS of France and their parents holds some 90,000).
 COMPUTED_CACHE_CELLS = 1_000_000
+#: Referentials (one per catalogue, store and vintage) kept per process.
+REFERENTIALS_CACHE_ITEMS = 8
 Key = tuple[str, str]
 #: The levels that may hold a territory of each level.
 _UPPERS = {**{lv: CHAIN[i + 1:] for i, lv in enumerate(CHAIN)}, "qpv": CHAIN[1:]}
-_lock = threading.Lock()
-_referentials: dict[Hashable, Referential] = {}
-_computed: OrderedDict[Hashable, Computed] = OrderedDict()
+# (catalogue, store, vintage) -> the referential, checked against its full stamp when read
+_referentials: Cache[tuple[str, str, int], Referential] = Cache(
+    "observatory.referentials", max_items=REFERENTIALS_CACHE_ITEMS)
+# (referential stamp, definition hash, source versions' checksums) -> every value
+_computed: Cache[Hashable, Computed] = Cache(
+    "observatory.computed", max_cost=COMPUTED_CACHE_CELLS,
+    cost=lambda c: sum(len(values) for values in c.levels.values()))
 
 
 class Value(NamedTuple):
@@ -94,6 +104,7 @@ class Computed:
     levels: dict[str, dict[str, Value]]        # level -> code -> value
     unmatched: dict[str, int] = field(default_factory=dict)   # codes matching no territory
     seconds: float = 0.0
+    key: str = ""    # digest of what the values were made from, the same in every process
 
     def values(self, level: str) -> list[Value]:
         """The values of one level, by code."""
@@ -210,23 +221,21 @@ def referential_stamp(session: Session, settings: Settings, vintage: int
 def referential(session: Session, settings: Settings, vintage: int) -> Referential:
     """The referential of ``vintage``, read once and kept until it changes."""
     stamp = referential_stamp(session, settings, vintage)
-    with _lock:
-        found = _referentials.get(stamp[:3])
+    place = (settings.catalog_url, str(settings.store_dir), vintage)
+    found = _referentials.get(place)
     if found is not None and found.stamp == stamp:
         return found
     with _gc_paused():
         ref = load_referential(session, vintage)
     ref.stamp = stamp
-    with _lock:
-        _referentials[stamp[:3]] = ref
+    _referentials.put(place, ref)
     return ref
 
 
 def clear_cache() -> None:
     """Forget every referential and computed indicator kept in memory."""
-    with _lock:
-        _referentials.clear()
-        _computed.clear()
+    _referentials.clear()
+    _computed.clear()
 
 
 def default_vintage(session: Session, settings: Settings, indicator: Indicator) -> int:
@@ -330,12 +339,9 @@ def compute_indicator(session: Session, settings: Settings, indicator: Indicator
     vintage = vintage if vintage is not None else default_vintage(session, settings, indicator)
     ref = referential(session, settings, vintage)
     sources = indicator_sources(session, indicator)
-    cache_key = (ref.stamp, tuple(describe(indicator).items()),
+    cache_key = (ref.stamp, definition_hash(indicator),
                  tuple((s.version.id, s.version.checksum) for s in sources if s is not None))
-    with _lock:
-        cached = _computed.get(cache_key)
-        if cached is not None:
-            _computed.move_to_end(cache_key)
+    cached = _computed.get(cache_key)
     if cached is not None:
         return replace(cached, indicator=indicator)
     levels = _levels(indicator, ref)
@@ -372,15 +378,12 @@ def compute_indicator(session: Session, settings: Settings, indicator: Indicator
             else:
                 row[code] = Value(code, names[key], value, *cells[key], OK)
         out[level] = row
-    computed = Computed(indicator, ref, out, unmatched, time.perf_counter() - start)
+    computed = Computed(indicator, ref, out, unmatched, time.perf_counter() - start,
+                        key=digest(cache_key))
     log.info("indicator_computed id=%s vintage=%d cells=%d hidden=%d unmatched_codes=%d "
              "seconds=%.2f", indicator.id, vintage, len(cells), len(hidden), len(unmatched),
              computed.seconds)
-    with _lock:
-        _computed[cache_key] = computed
-        while len(_computed) > 1 and sum(len(values) for c in _computed.values()
-                                         for values in c.levels.values()) > COMPUTED_CACHE_CELLS:
-            _computed.popitem(last=False)
+    _computed.put(cache_key, computed)
     return computed
 
 

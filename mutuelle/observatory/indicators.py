@@ -8,9 +8,10 @@ point dataset (code column of type geometry) is attached to the IRIS or QPV of e
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,14 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 import sqlglot
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from sqlglot import exp
 
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.models import ACCESS_LEVELS, Dataset, Version
 from mutuelle.catalog.observatory_models import Indicator
+from mutuelle.core.cache import Cache
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, NotFound, QueryError
 from mutuelle.core.ids import is_slug, new_id
@@ -250,13 +252,14 @@ def get_indicator(session: Session, key: str) -> Indicator:
 
 
 def list_indicators(session: Session, *, theme: str | None = None,
-                    access: Iterable[str] | None = None) -> list[Indicator]:
-    """Indicators by theme then label, optionally of one theme and of some access levels."""
+                    visible: ColumnElement[bool] | None = None) -> list[Indicator]:
+    """Indicators by theme then label, optionally of one theme and among those ``visible``
+    (a filter from ``access.policy``)."""
     query = select(Indicator)
     if theme:
         query = query.where(Indicator.theme == theme)
-    if access is not None:
-        query = query.where(Indicator.access.in_(list(access)))
+    if visible is not None:
+        query = query.where(visible)
     return sorted(session.scalars(query).all(), key=lambda i: (i.theme, i.label.lower(), i.id))
 
 
@@ -271,12 +274,20 @@ def describe(indicator: Indicator) -> dict[str, Any]:
     return {name: getattr(indicator, name) for name in ("id", "label", "dataset_id", *OPTIONS)}
 
 
+def definition_hash(indicator: Indicator) -> str:
+    """A digest of an indicator's definition, the same in every process: what caches of its
+    values are keyed by (a redefinition changes it)."""
+    text = json.dumps(describe(indicator), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 # -- sums per territory code, by DuckDB ------------------------------------------------------
 
 #: Code matchings (unmatched codes, dataset code → referential code) kept per process.
 ATTACH_CACHE_ITEMS = 64
-_attached: dict[Hashable, tuple[dict[str, int], pa.Table]] = {}
-_attached_lock = threading.Lock()
+# (version file, code column, level, referential stamp) -> (unmatched codes, mapping table)
+_attached: Cache[Hashable, tuple[dict[str, int], pa.Table]] = Cache(
+    "observatory.attached", max_items=ATTACH_CACHE_ITEMS)
 
 
 @contextmanager
@@ -317,16 +328,12 @@ def _rows(session: Session, settings: Settings, source: Source, ind: Indicator, 
         mapping = None
     else:
         key = (str(path), source.code_column, ind.code_level, stamp)
-        with _attached_lock:
-            found = _attached.get(key)
+        found = _attached.get(key)
         if found is None:
             report = attach_by_code(settings, path, source.code_column, ind.code_level,
                                     vintage, session)
             found = (report.unmatched, report.table())
-            with _attached_lock:
-                while len(_attached) >= ATTACH_CACHE_ITEMS:
-                    _attached.pop(next(iter(_attached)))
-                _attached[key] = found
+            _attached.put(key, found)
         for code, n in found[0].items():
             unmatched[code] = unmatched.get(code, 0) + n
         raw = exp.column(source.code_column, quoted=True)

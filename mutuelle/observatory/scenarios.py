@@ -14,15 +14,23 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from mutuelle.access.policy import Viewer, can_read_scenario
+from mutuelle.access.policy import (
+    Viewer,
+    allowed,
+    may_file_under,
+    readable_scenario,
+    require,
+    visible_scenarios,
+)
 from mutuelle.catalog.models import Organisation
 from mutuelle.catalog.observatory_models import LEVELS, Indicator, Scenario
+from mutuelle.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from mutuelle.core.ids import is_slug
-from mutuelle.core.errors import Forbidden, InvalidInput, NotFound
 from mutuelle.observatory import classification
 
-#: Who may open a scenario: anyone with the link, or professionals only.
-ACCESS_LEVELS = ("public", "internal")
+#: Who may open a scenario: anyone with the link, members of its organisation's tree, or the
+#: groups and users it is granted to.
+ACCESS_LEVELS = ("public", "internal", "restricted")
 METHODS = classification.METHODS
 MIN_CLASSES, MAX_CLASSES = classification.MIN_CLASSES, classification.MAX_CLASSES
 #: Parent territories a map may be limited to (``filters``), as columns of ``Territory``.
@@ -86,13 +94,11 @@ def check_level(level: Any, *, name: str = "level") -> str:
 
 
 def check_breaks(breaks: Any, *, name: str = "breaks") -> list[float]:
-    """Manual class limits: finite numbers in strictly increasing order."""
+    """Manual class limits: finite numbers (an order or a count that does not fit the classes
+    is told by the classification's note when the map is drawn, not refused)."""
     if not isinstance(breaks, (list, tuple)):
         raise InvalidInput(f"{name} must be a list of numbers")
-    numbers = [_number(name, b) for b in breaks]
-    if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
-        raise InvalidInput(f"{name} must be strictly increasing, not {numbers}")
-    return numbers
+    return [_number(name, b) for b in breaks]
 
 
 def _filters(value: Any) -> dict[str, str]:
@@ -179,9 +185,12 @@ def validate_state(session: Session, state: Any) -> dict[str, Any]:
 
 # --- access ---------------------------------------------------------------------------------
 
-def _require_editor(viewer: Viewer, what: str) -> None:
-    if not viewer.operator:
-        raise Forbidden(f"you may not {what} scenarios")
+def _require_member(viewer: Viewer, what: str) -> None:
+    """Saving map views is for members (anonymous visitors share the page's address)."""
+    if not viewer.signed_in:
+        raise Unauthenticated(f"sign in to {what} scenarios")
+    if viewer.key_scope == "read":
+        raise Forbidden(f"this API key may only read: it may not {what} scenarios")
 
 
 def _text(name: str, value: Any, limit: int, *, required: bool = False) -> str:
@@ -203,13 +212,16 @@ def _access(value: Any) -> str:
     return str(value)
 
 
-def _organisation_id(session: Session, slug: Any) -> str | None:
+def _organisation_id(session: Session, viewer: Viewer, slug: Any) -> str | None:
+    """The organisation a scenario belongs to: one the viewer is a member of."""
     if slug in (None, ""):
         return None
     org = session.scalar(select(Organisation).where(
         or_(Organisation.slug == str(slug), Organisation.id == str(slug))))
     if org is None:
         raise InvalidInput(f"unknown organisation {slug!r}")
+    if not may_file_under(viewer, org):
+        raise Forbidden(f"you are not a member of {org.name}: its scenarios are not yours to save")
     return str(org.id)
 
 
@@ -219,12 +231,13 @@ def create_scenario(session: Session, viewer: Viewer, *, title: Any, state: Any,
                     comment: Any = "", access: Any = "public",
                     organisation: Any = None) -> Scenario:
     """Save a map view as a new scenario (the caller commits)."""
-    _require_editor(viewer, "create")
+    _require_member(viewer, "create")
     scenario = Scenario(
         title=_text("title", title, MAX_TITLE, required=True),
         comment=_text("comment", comment, MAX_COMMENT),
         state=validate_state(session, state), access=_access(access),
-        organisation_id=_organisation_id(session, organisation), created_by=viewer.name)
+        organisation_id=_organisation_id(session, viewer, organisation),
+        created_by=viewer.user_id or "")
     session.add(scenario)
     session.flush()
     return scenario
@@ -233,19 +246,16 @@ def create_scenario(session: Session, viewer: Viewer, *, title: Any, state: Any,
 def get_scenario(session: Session, viewer: Viewer, scenario_id: str) -> Scenario:
     """The scenario ``scenario_id`` if ``viewer`` may open it; otherwise ``NotFound``
     (never Forbidden, so that an internal scenario's existence does not leak)."""
-    scenario = session.get(Scenario, scenario_id) if len(scenario_id) <= 16 else None
-    if scenario is None or not can_read_scenario(viewer, scenario):
+    if len(scenario_id) > 16:
         raise NotFound(f"no scenario {scenario_id!r}")
-    return scenario
+    return readable_scenario(session, viewer, scenario_id)
 
 
 def list_scenarios(session: Session, viewer: Viewer, *, q: str | None = None,
                    indicator: str | None = None, limit: int = 20,
                    offset: int = 0) -> tuple[int, list[Scenario]]:
-    """The gallery: public scenarios, and internal ones for professionals; newest first."""
-    query = select(Scenario)
-    if not viewer.operator:
-        query = query.where(Scenario.access == "public")
+    """The gallery: the scenarios ``viewer`` may open; newest first."""
+    query = select(Scenario).where(visible_scenarios(viewer))
     if q:
         pattern = f"%{q.strip().lower()}%"
         query = query.where(or_(func.lower(Scenario.title).like(pattern),
@@ -260,7 +270,7 @@ def update_scenario(session: Session, viewer: Viewer, scenario_id: str,
                     changes: Mapping[str, Any]) -> Scenario:
     """Change a scenario's title, comment, access, organisation or state."""
     scenario = get_scenario(session, viewer, scenario_id)
-    _require_editor(viewer, "change")
+    require(viewer, "edit", scenario, what=f"scenario {scenario_id!r}")
     unknown = sorted(set(changes) - {"title", "comment", "access", "organisation", "state"})
     if unknown:
         raise InvalidInput(f"unknown field(s) {', '.join(unknown)}")
@@ -271,7 +281,7 @@ def update_scenario(session: Session, viewer: Viewer, scenario_id: str,
     if "access" in changes:
         scenario.access = _access(changes["access"])
     if "organisation" in changes:
-        scenario.organisation_id = _organisation_id(session, changes["organisation"])
+        scenario.organisation_id = _organisation_id(session, viewer, changes["organisation"])
     if "state" in changes:
         scenario.state = validate_state(session, changes["state"])
     session.flush()
@@ -281,7 +291,7 @@ def update_scenario(session: Session, viewer: Viewer, scenario_id: str,
 def delete_scenario(session: Session, viewer: Viewer, scenario_id: str) -> None:
     """Delete a scenario: its permalink then answers 404."""
     scenario = get_scenario(session, viewer, scenario_id)
-    _require_editor(viewer, "delete")
+    require(viewer, "delete", scenario, what=f"scenario {scenario_id!r}")
     session.delete(scenario)
     session.flush()
 
@@ -290,12 +300,12 @@ def duplicate_scenario(session: Session, viewer: Viewer, scenario_id: str, *,
                        title: Any = None) -> Scenario:
     """A copy of a scenario (same state) under a new id, remembering where it came from."""
     source = get_scenario(session, viewer, scenario_id)
-    _require_editor(viewer, "duplicate")
+    _require_member(viewer, "duplicate")
     copy = Scenario(
         title=_text("title", title, MAX_TITLE) or _copy_title(source.title),
         comment=source.comment, state=dict(source.state), access=source.access,
-        organisation_id=source.organisation_id, duplicated_from=source.id,
-        created_by=viewer.name)
+        organisation_id=source.organisation_id if allowed(viewer, "edit", source) else None,
+        duplicated_from=source.id, created_by=viewer.user_id or "")
     session.add(copy)
     session.flush()
     return copy

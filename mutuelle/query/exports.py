@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -134,7 +135,10 @@ def write_parquet(batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
 
 
 def write_xlsx(batches: Iterator[pa.RecordBatch], geo: set[str]) -> Iterator[bytes]:
-    """An Excel workbook (openpyxl write-only mode keeps memory flat); cut at Excel's row limit."""
+    """An Excel workbook (openpyxl write-only mode keeps memory flat); cut at Excel's row limit.
+
+    Text is always written as text: ``=HYPERLINK(...)`` or ``#N/A`` in the data must not become
+    a live formula or an error value in the reader's spreadsheet."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
@@ -142,12 +146,12 @@ def write_xlsx(batches: Iterator[pa.RecordBatch], geo: set[str]) -> Iterator[byt
     header_done, written = False, 0
     for batch in batches:
         if not header_done:
-            sheet.append(batch.schema.names)
+            sheet.append([_xlsx_cell(sheet, name) for name in batch.schema.names])
             header_done = True
         for row in batch.to_pylist():
             if written >= XLSX_MAX_ROWS:
                 break
-            sheet.append([_xlsx_cell(v) for v in row.values()])
+            sheet.append([_xlsx_cell(sheet, v) for v in row.values()])
             written += 1
     with tempfile.TemporaryFile() as handle:
         workbook.save(handle)
@@ -156,9 +160,27 @@ def write_xlsx(batches: Iterator[pa.RecordBatch], geo: set[str]) -> Iterator[byt
             yield block
 
 
-def _xlsx_cell(value: Any) -> Any:
+# What openpyxl would not write as plain text: a formula, an error value's name, characters
+# XML cannot hold (written the OOXML way, _x0001_, which spreadsheet programs read back).
+_XLSX_ERRORS = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"))
+_XLSX_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xlsx_escape(match: re.Match[str]) -> str:
+    return f"_x{ord(match.group(0)):04x}_"
+
+
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        if not (value.startswith("=") or value in _XLSX_ERRORS or _XLSX_UNSAFE.search(value)):
+            return value   # written as text (an inline string) already
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, _XLSX_UNSAFE.sub(_xlsx_escape, value))
+        cell.data_type = "s"   # never a formula nor an error: set the type, not the data
+        return cell
     if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
         return value.replace(tzinfo=None)
     return value

@@ -10,12 +10,13 @@ import pyarrow as pa
 
 from mutuelle.core.config import Settings
 from mutuelle.store.duck import cursor
+from mutuelle.store.sql import ident as quote
 
 
 def _select_list(schema: dict[str, str]) -> str:
     parts = []
     for name, kind in schema.items():
-        ident = '"' + name.replace('"', '""') + '"'
+        ident = quote(name)
         # Geometry leaves DuckDB as GeoJSON text, the form every client reads.
         parts.append(f"ST_AsGeoJSON({ident}) AS {ident}" if kind == "geometry" else ident)
     return ", ".join(parts) or "*"

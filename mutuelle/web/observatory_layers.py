@@ -1,10 +1,9 @@
-"""Layers drawn over the observatory's choropleth: point datasets and proportional symbols."""
+"""Layers drawn over the observatory's choropleth: datasets (points, lines, polygons) and
+proportional symbols."""
 
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,9 +13,11 @@ from sqlalchemy.orm import Session
 from mutuelle.access.policy import Viewer, visible_datasets
 from mutuelle.catalog import repository as catalog_repo
 from mutuelle.catalog.models import Dataset
+from mutuelle.core.cache import Cache
 from mutuelle.core.config import Settings
 from mutuelle.geo import referential
 from mutuelle.store.duck import cursor
+from mutuelle.store.sql import read_parquet
 
 #: Colours of the points layers, in the order of the list (distinct from the palettes' ends).
 POINT_COLORS = ("#d7263d", "#0b6e99", "#7b2cbf", "#e07a00", "#1b7f3b", "#c2185b")
@@ -33,19 +34,29 @@ SYMBOL_MAX_RADIUS = 28.0
 SYMBOL_MIN_RADIUS = 1.5
 
 
-def _is_points(detected: Mapping[str, Any] | None) -> bool:
-    """Whether a version's geometry holds points: built from two coordinates columns, or read
-    from a geographic file whose geometries are all points."""
+#: What a version's geometry types (``detected["geometry_type"]``) draw as, in drawing order.
+_KINDS = {"POLYGON": "polygons", "MULTIPOLYGON": "polygons", "LINESTRING": "lines",
+          "MULTILINESTRING": "lines", "POINT": "points", "MULTIPOINT": "points"}
+KIND_ORDER = ("polygons", "lines", "points")
+
+
+def geometry_kinds(detected: Mapping[str, Any] | None) -> list[str]:
+    """What a version's geometry draws as (``points``, ``lines``, ``polygons``, in drawing
+    order): from the geometry types of a geographic file, or points built from two columns."""
     detected = detected or {}
-    kinds = str(detected.get("geometry_type") or "")
-    if kinds:
-        return {k.strip().upper() for k in kinds.split(",")} == {"POINT"}
-    return str(detected.get("geometry") or "").startswith("ST_Point(")
+    types = {k.strip().upper() for k in str(detected.get("geometry_type") or "").split(",")}
+    if "GEOMETRYCOLLECTION" in types:
+        return list(KIND_ORDER)
+    kinds = {_KINDS[t] for t in types if t in _KINDS}
+    if not kinds and str(detected.get("geometry") or "").startswith("ST_Point("):
+        kinds = {"points"}
+    return [k for k in KIND_ORDER if k in kinds]
 
 
 def point_layers(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
     """The published datasets ``viewer`` may read whose latest version has a ``geometry``
-    column of points: what the map offers as points layers."""
+    column: what the map offers as layers over the territories (named points layers, as they
+    were first; ``kinds`` says whether each draws points, lines or polygons)."""
     out: list[dict[str, Any]] = []
     datasets = session.scalars(select(Dataset).where(
         visible_datasets(viewer), Dataset.status == "published").order_by(Dataset.title))
@@ -54,7 +65,8 @@ def point_layers(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
         if version is None:
             continue
         schema = version.schema
-        if schema.get("geometry") != "geometry" or not _is_points(version.detected):
+        kinds = geometry_kinds(version.detected)
+        if schema.get("geometry") != "geometry" or not kinds:
             continue
         texts = [name for name, kind in schema.items()
                  if kind == "text" and name not in ("count", "geometry")]
@@ -65,13 +77,14 @@ def point_layers(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
         if properties:
             tiles_url += "?properties=" + ",".join(properties)
         out.append({"slug": dataset.slug, "title": dataset.title,
-                    "color": POINT_COLORS[len(out) % len(POINT_COLORS)],
+                    "color": POINT_COLORS[len(out) % len(POINT_COLORS)], "kinds": kinds,
                     "label": label, "detail": detail, "tiles": tiles_url})
     return out
 
 
-_centroids: OrderedDict[tuple[str, float], dict[str, tuple[float, float]]] = OrderedDict()
-_centroids_lock = threading.Lock()
+# (contour file, its modification time) -> code -> centroid
+_centroids: Cache[tuple[str, float], dict[str, tuple[float, float]]] = Cache(
+    "web.centroids", max_items=CENTROIDS_CACHE_ITEMS)
 
 
 def centroids(settings: Settings, vintage: int, level: str) -> dict[str, tuple[float, float]]:
@@ -80,31 +93,27 @@ def centroids(settings: Settings, vintage: int, level: str) -> dict[str, tuple[f
     if not path.is_file():
         return {}
     key = (str(path), path.stat().st_mtime)
-    with _centroids_lock:
-        found = _centroids.get(key)
+    found = _centroids.get(key)
     if found is not None:
         return found
-    source = str(path).replace("'", "''")
+    source = read_parquet(path)
     con = cursor(settings)
     try:
         rows = con.execute(f"""
             SELECT code, ST_X(c), ST_Y(c)
-            FROM (SELECT code, ST_Centroid(geometry) AS c FROM read_parquet('{source}')
+            FROM (SELECT code, ST_Centroid(geometry) AS c FROM {source}
                   WHERE geometry IS NOT NULL)
             WHERE c IS NOT NULL AND NOT ST_IsEmpty(c)""").fetchall()
     finally:
         con.close()
     result = {str(code): (round(float(x), 6), round(float(y), 6)) for code, x, y in rows}
-    with _centroids_lock:
-        _centroids[key] = result
-        while len(_centroids) > CENTROIDS_CACHE_ITEMS:
-            _centroids.popitem(last=False)
+    _centroids.put(key, result)
     return result
 
 
 def proportional_symbols(settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
     """Circles at the territories' centroids for a count (``values``: what
-    ``api.indicators.level_values`` gives): a GeoJSON of the territories with a value (never
+    ``observatory.maps.level_values`` gives): a GeoJSON of the territories with a value (never
     the secret ones), largest first so that small circles stay on top, the largest value (the
     radius is proportional to the square root of the value) and the size legend."""
     points = centroids(settings, values["vintage"], values["level"])

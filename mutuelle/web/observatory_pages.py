@@ -11,28 +11,32 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import duckdb
-
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import pass_context
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mutuelle.access.policy import Viewer
-from mutuelle.api import indicators as indicators_api
-from mutuelle.api import territories as territories_api
-from mutuelle.api.deps import get_session, get_settings, get_viewer
+from mutuelle.access.policy import Viewer, readable_indicator
 from mutuelle.catalog.observatory_models import Indicator, Territory
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, MutuelleError, NotFound
 from mutuelle.geo import referential, tiles
 from mutuelle.observatory import classification, compute
 from mutuelle.observatory import scenarios as scenario_service
+from mutuelle.observatory.crossing import crossing
+from mutuelle.observatory.maps import (
+    choropleth,
+    level_values,
+    visible_indicators,
+)
+from mutuelle.observatory.territories import territory_detail
+from mutuelle.requests import SessionDep, SettingsDep, ViewerDep
 from mutuelle.web import i18n
 from mutuelle.web.observatory_layers import point_layers, proportional_symbols, short_number
 from mutuelle.web.observatory_state import (
@@ -45,10 +49,6 @@ from mutuelle.web.pages import render, templates
 
 log = logging.getLogger(__name__)
 
-SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
-
 router = APIRouter(include_in_schema=False)
 
 #: Communes offered in the "limit to" list; beyond, the list is left out (``within=`` still works).
@@ -57,6 +57,8 @@ WITHIN_OPTIONS_MAX = 500
 SEARCH_RESULTS = 50
 #: Levels in the order the level list shows them.
 LEVEL_ORDER = ("iris", "qpv", "commune", "epci", "departement", "region", "territoire")
+
+
 def measure(value: float | None, lang: str, digits: int | None = None) -> str:
     """An indicator value for reading: ``12,5`` (two significant decimals at most below 10,
     one below 1000, none above); "—" for none."""
@@ -102,18 +104,18 @@ def map_view(session: Session, settings: Settings, viewer: Viewer, state: dict[s
     """Choropleth (and crossing) of a state, for the panel and for ``map.js``; the
     choropleth's ``results`` are ``rows`` territories by name from ``offset`` (a page of the
     table of values), or all of them when ``rows`` is None."""
-    indicator = indicators_api.readable_indicator(session, viewer, state["indicator"])
+    indicator = readable_indicator(session, viewer, state["indicator"])
     filters = state["filters"]
     within = next(iter(filters.items())) if filters else None
-    view = indicators_api.choropleth(
+    view = choropleth(
         session, settings, indicator, level=state["level"], vintage=state["vintage"],
         method=state["method"], classes=state["classes"], breaks=state["breaks"] or None,
         palette=state["palette"] or classification.DEFAULT_PALETTE, within=within,
         rows=rows, offset=offset)
     out: dict[str, Any] = {"mode": "choropleth", "choropleth": view, "crossing": None}
     if state["indicator2"]:
-        second = indicators_api.readable_indicator(session, viewer, state["indicator2"])
-        out["crossing"] = indicators_api.crossing(
+        second = readable_indicator(session, viewer, state["indicator2"])
+        out["crossing"] = crossing(
             session, settings, indicator, second, level=state["level"],
             vintage=view["vintage"], within=within)
         out["mode"] = "bivariate"
@@ -189,7 +191,7 @@ def map_context(session: Session, settings: Settings, viewer: Viewer, form: dict
                 *, scenario: Any = None, page: int = 1) -> tuple[dict[str, Any], int]:
     """Everything the map page and its panel need; the status is 400 for a refused state."""
     levels, default_level, default_vintage = _default_level(session, settings)
-    indicators = indicators_api.visible_indicators(session, viewer)
+    indicators = visible_indicators(session, viewer)
     error, state, view, status = "", None, None, 200
     if indicators and levels:
         try:
@@ -225,7 +227,7 @@ def map_context(session: Session, settings: Settings, viewer: Viewer, form: dict
     if counts and shown is not None and form["proportional"] and view is not None and state:
         try:
             c = view["choropleth"]
-            symbols = proportional_symbols(settings, indicators_api.level_values(
+            symbols = proportional_symbols(settings, level_values(
                 session, settings, shown, level=c["level"], vintage=c["vintage"],
                 within=next(iter(state["filters"].items())) if state["filters"] else None))
         except (MutuelleError, duckdb.Error):  # the map stays usable without the circles
@@ -316,15 +318,13 @@ def portrait_page(level: str, code: str, request: Request, session: SessionDep,
     if level not in LEVEL_ORDER:
         raise NotFound(f"unknown level {level!r}")
     territory = referential.get_territory(session, level, code)
-    data = territories_api.territory_detail(session, settings, viewer, territory)
+    data = territory_detail(session, settings, viewer, territory)
     return render(request, "observatory/portrait.html", {
         "territory": territory, "detail": data, "data": _json_script(data["portrait"]),
         "compute_ok": compute.OK})
 
 
 def install(app: FastAPI) -> None:
-    """Register the observatory pages on ``app`` (after ``pages.install``)."""
-    from mutuelle.web import observatory_scenarios  # its routes use this module's map_context
-
+    """Register the observatory pages on ``app`` (after ``pages.install``; the scenarios'
+    pages, which show this module's map, are registered by ``observatory_scenarios``)."""
     app.include_router(router)
-    app.include_router(observatory_scenarios.router)

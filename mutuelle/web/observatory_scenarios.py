@@ -6,16 +6,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from mutuelle.access.policy import Viewer
-from mutuelle.api import indicators as indicators_api
-from mutuelle.api.scenarios import base_url
+from mutuelle.access.policy import Viewer, allowed
 from mutuelle.core.errors import InvalidInput, NotFound
+from mutuelle.discussions import threads
 from mutuelle.observatory import scenarios as scenario_service
-from mutuelle.web.observatory_pages import SessionDep, SettingsDep, ViewerDep, map_context
+from mutuelle.observatory.maps import visible_indicators
+from mutuelle.requests import SessionDep, SettingsDep, ViewerDep, base_url
+from mutuelle.web.observatory_pages import map_context
 from mutuelle.web.observatory_state import form_from_state, table_page
 from mutuelle.web.pages import render
 
@@ -23,6 +24,11 @@ router = APIRouter(include_in_schema=False)
 
 #: Scenarios per gallery page.
 GALLERY_PAGE_SIZE = 24
+
+
+def install(app: FastAPI) -> None:
+    """Register the scenario pages on ``app`` (after ``observatory_pages.install``)."""
+    app.include_router(router)
 
 
 def _scenario_or_missing(request: Request, session: Session, viewer: Viewer, scenario_id: str,
@@ -55,7 +61,7 @@ def gallery(request: Request, session: SessionDep, viewer: ViewerDep, q: str = "
     total, rows = scenario_service.list_scenarios(
         session, viewer, q=q.strip() or None, limit=GALLERY_PAGE_SIZE,
         offset=(page - 1) * GALLERY_PAGE_SIZE)
-    labels = {i.id: i.label for i in indicators_api.visible_indicators(session, viewer)}
+    labels = {i.id: i.label for i in visible_indicators(session, viewer)}
     return render(request, "observatory/gallery.html", {
         "scenarios": rows, "total": total, "q": q, "page": page,
         "pages": max(1, -(-total // GALLERY_PAGE_SIZE)), "labels": labels,
@@ -74,7 +80,9 @@ def scenario_page(scenario_id: str, request: Request, session: SessionDep, setti
     context.update({"permalink": link, "embed_html": scenario_service.embed_snippet(
         f"{link}/embed", scenario.title), "saved": request.query_params.get("saved") == "1",
         "source": (session.get(type(scenario), scenario.duplicated_from)
-                   if scenario.duplicated_from else None)})
+                   if scenario.duplicated_from else None),
+        "can_delete_scenario": allowed(viewer, "delete", scenario),
+        "discussion": threads.section(session, viewer, "scenario", scenario.id)})
     return render(request, "observatory/map.html", context, status=status)
 
 

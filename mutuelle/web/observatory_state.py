@@ -9,11 +9,15 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from mutuelle.access.policy import Viewer
-from mutuelle.api import indicators as indicators_api
+from mutuelle.access.policy import Viewer, readable_indicator
 from mutuelle.core.errors import InvalidInput, NotFound
 from mutuelle.observatory import classification
 from mutuelle.observatory import scenarios as scenario_service
+from mutuelle.observatory.maps import (
+    parse_breaks,
+    parse_within,
+    visible_indicators,
+)
 
 #: Query parameters of the map page, as strings (the form's fields).
 FORM_FIELDS = ("indicator", "indicator2", "level", "vintage", "method", "classes", "breaks",
@@ -74,17 +78,17 @@ def _floats(name: str, text: str, count: int) -> list[float] | None:
 def state_from_form(session: Session, viewer: Viewer, form: dict[str, str],
                     default_level: str) -> dict[str, Any]:
     """A validated state from the form's fields; ``InvalidInput`` names the bad field."""
-    indicators = indicators_api.visible_indicators(session, viewer)
+    indicators = visible_indicators(session, viewer)
     if not form["indicator"] and indicators:
         form["indicator"] = indicators[0].id
     for key in ("indicator", "indicator2"):
         if form[key]:
             try:
-                indicators_api.readable_indicator(session, viewer, form[key])
+                readable_indicator(session, viewer, form[key])
             except NotFound:
                 raise InvalidInput(f"{key}: unknown indicator {form[key]!r}") from None
     form["level"] = form["level"] or default_level
-    within = indicators_api.parse_within(form["within"])
+    within = parse_within(form["within"])
     zoom = _floats("zoom", form["zoom"], 1)
     method = form["method"] or "quantile"
     raw = {
@@ -92,7 +96,7 @@ def state_from_form(session: Session, viewer: Viewer, form: dict[str, str],
         "level": form["level"], "vintage": _int("vintage", form["vintage"]), "method": method,
         "classes": _int("classes", form["classes"]) or 5,
         # Breaks typed for another method are kept in the form but not used.
-        "breaks": (indicators_api.parse_breaks(form["breaks"]) or []) if method == "manual" else [],
+        "breaks": (parse_breaks(form["breaks"]) or []) if method == "manual" else [],
         "palette": form["palette"] or classification.DEFAULT_PALETTE,
         "filters": {within[0]: within[1]} if within else {},
         "center": _floats("center", form["center"], 2), "zoom": zoom[0] if zoom else None,

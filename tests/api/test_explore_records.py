@@ -107,7 +107,7 @@ def test_facet_function_syntax_with_sort_and_limit(api: TestClient) -> None:
     ({"limit": 100, "offset": 9950}, 400, ["offset"]),
     ({"offset": -1}, 400, ["offset"]),
     ({"where": '"text" > 3 and libelle > 3'}, 400, ["where"]),
-    ({"where": "inconnu = 1"}, 404, ["inconnu"]),
+    ({"where": "inconnu = 1"}, 400, ["inconnu"]),  # ODSQLError, as Opendatasoft answers
     ({"where": "'; drop table version; --"}, 400, ["where"]),
     ({"where": "read_csv('/etc/passwd') = 1"}, 400, ["read_csv"]),
     ({"select": "getenv('HOME')"}, 400, ["getenv"]),

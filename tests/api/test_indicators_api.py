@@ -161,6 +161,17 @@ def test_manual_breaks_are_the_inner_limits(demo_api: TestClient) -> None:
     assert sum(body["counts"]) == body["statuses"]["ok"]
 
 
+def test_classes_that_cannot_be_made_as_asked_are_made_with_a_note(demo_api: TestClient) -> None:
+    body = demo_api.get(f"/api/indicators/{SECRET_RATE}/classes", params={
+        "level": "iris", "method": "manual", "classes": 4, "breaks": "15,10,5,1000"}).json()
+    assert body["classes_asked"] == 4 and body["classes"] == len(body["counts"]) == 4
+    assert body["breaks"][1:4] == [5, 10, 15]
+    assert [n["code"] for n in body["notes"]] == ["breaks_order", "breaks_count", "breaks_outside"]
+    assert body["notes"][2]["dropped"] == [1000] and "1000" in body["note"]
+    plain = demo_api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"level": "iris"}).json()
+    assert plain["note"] is None and plain["notes"] == [] and plain["classes"] == 5
+
+
 @pytest.mark.parametrize("classes", ["12", "2", "0", "-1"])
 def test_a_number_of_classes_outside_three_to_nine_is_refused(demo_api: TestClient, classes: str) -> None:
     refused(demo_api.get(f"/api/indicators/{SECRET_RATE}/classes", params={"classes": classes}),
@@ -172,8 +183,6 @@ def test_a_number_of_classes_outside_three_to_nine_is_refused(demo_api: TestClie
     ({"method": "kmeans"}, "method"),
     ({"method": "manual"}, "breaks"),
     ({"method": "manual", "classes": 4, "breaks": "a,b,c"}, "breaks"),
-    ({"method": "manual", "classes": 4, "breaks": "15,10,5"}, "breaks"),
-    ({"method": "manual", "classes": 4, "breaks": "5,10"}, "breaks"),
     ({"method": "manual", "classes": 4, "breaks": "5,inf,10"}, "breaks"),
     ({"method": "quantile", "breaks": "5,10"}, "breaks"),
     ({"palette": "rainbow"}, "palette"),
@@ -207,12 +216,7 @@ def test_two_indicators_crossed_give_bivariate_classes_pairs_and_correlation(dem
             assert pair["y"] is None
 
 
-def test_an_indicator_crossed_with_itself_has_a_correlation_of_one(demo_api: TestClient) -> None:
-    from mutuelle.api.indicators import correlation
-
-    assert correlation([1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0])["pearson"] == pytest.approx(1)
-    assert correlation([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])["spearman"] == pytest.approx(-1)
-    assert correlation([1.0, 1.0, 1.0], [1.0, 2.0, 3.0])["pearson"] is None
+def test_an_indicator_cannot_be_crossed_with_itself(demo_api: TestClient) -> None:
     refused(demo_api.get("/api/indicators/cross", params={"x": SECRET_RATE, "y": SECRET_RATE}), "y")
 
 

@@ -3,7 +3,6 @@ and refusals (4xx, never 500) for coordinates, levels, vintages and indicators."
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,18 +18,13 @@ from mutuelle.geo import point_tiles, tiles
 from mutuelle.geo.referential import import_territories
 from mutuelle.ingest.service import import_file
 
-from http_testing import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK, admin_key  # type: ignore[import-not-found]
+from mvt_testing import decode, tile_of  # type: ignore[import-not-found]
 
 VINTAGE = 2012
 MVT = "application/vnd.mapbox-vector-tile"
 # Errors outside /api are pages unless JSON is asked for (mutuelle.api.errors).
 JSON = {"Accept": "application/json"}
-
-
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
-    n = 1 << z
-    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
-    return z, int((lon + 180) / 360 * n), int(y)
 
 
 LYON_12 = tile_of(4.8275, 45.7785, 12)
@@ -68,8 +62,8 @@ def _centres(settings: Settings, iris: Path, dest: Path) -> None:
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Iterator[Settings]:
-    """A portal with Lyon's IRIS, two unemployment-rate indicators (public, internal) and a
-    point dataset of IRIS centres (published, and a draft copy)."""
+    """A portal with Lyon's IRIS, two unemployment-rate indicators (public, internal), a
+    point dataset of IRIS centres (published, and a draft copy) and one of tram lines."""
     from mutuelle.observatory.indicators import define_indicator
 
     home = tmp_path_factory.mktemp("tiles_api")
@@ -95,6 +89,11 @@ def portal(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Iter
             if published:
                 repo.publish_dataset(session, centres)
             session.commit()
+        tram = repo.create_dataset(session, organisation=org, title="Tramways", slug="tramways")
+        session.commit()
+        import_file(session, settings, tram, fixtures_dir / "awkward" / "tram_lines.geojson")
+        repo.publish_dataset(session, tram)
+        session.commit()
         for key, access in (("chomage", "public"), ("chomage-interne", "internal")):
             define_indicator(session, id=key, label="Taux de chômage", dataset="chomage",
                              numerator="chomeurs", denominator="actifs", code_column="code_iris",
@@ -105,13 +104,14 @@ def portal(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Iter
 
 @pytest.fixture(scope="module")
 def client(portal: Settings) -> Iterator[TestClient]:
-    with TestClient(_app(portal), client=LOOPBACK, raise_server_exceptions=False) as c:
+    with TestClient(_app(portal), client=LOOPBACK, raise_server_exceptions=False,
+                    headers=admin_key(portal)) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
 def anonymous(portal: Settings) -> Iterator[TestClient]:
-    with TestClient(_app(portal.with_(local_editing=0)), raise_server_exceptions=False) as c:
+    with TestClient(_app(portal), client=LOOPBACK, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -211,11 +211,22 @@ def test_indicator_values_travel_in_the_tiles(client: TestClient, portal: Settin
     assert b"secret" in response.content and b"status" in response.content
 
 
+def test_an_indicators_values_are_prepared_once_for_all_its_tiles(client: TestClient) -> None:
+    from mutuelle.core.cache import stats
+
+    client.get(_url(LYON_12, indicator="chomage"))        # computed and prepared
+    before = stats()["geo.prepared_values"]
+    for place in (tile_of(4.80, 45.76, 12), tile_of(4.86, 45.75, 12), ATLANTIC_12):
+        assert client.get(_url(place, indicator="chomage")).status_code in (200, 204)
+    after = stats()["geo.prepared_values"]
+    assert after.hits - before.hits == 3 and after.items == before.items
+
+
 def test_an_internal_indicator_is_private_and_hidden_from_anonymous_visitors(
         client: TestClient, anonymous: TestClient) -> None:
     inside = client.get(_url(LYON_12, indicator="chomage-interne"))
     assert inside.status_code == 200
-    assert inside.headers["cache-control"] == "private, max-age=300"
+    assert inside.headers["cache-control"] == "private, no-store"
     assert anonymous.get(_url(LYON_12, indicator="chomage-interne")).status_code == 404
     assert anonymous.get("/tiles/iris.json?indicator=chomage-interne").status_code == 404
     assert anonymous.get(_url(LYON_12, indicator="chomage")).status_code == 200
@@ -260,4 +271,22 @@ def test_a_draft_point_dataset_is_hidden_from_anonymous_visitors(
     assert anonymous.get(path, headers=JSON).status_code == 404
     response = client.get(path)   # its editors see it, and no shared cache keeps it
     assert response.status_code == 200
-    assert response.headers["cache-control"] == "private, max-age=300"
+    assert response.headers["cache-control"] == "private, no-store"
+
+
+@pytest.mark.parametrize("z", [2, 6, 10, 13])
+def test_a_dataset_of_lines_is_served_as_linestrings(client: TestClient, z: int) -> None:
+    place = tile_of(4.86, 45.74, z)
+    response = client.get(_url(place, level="datasets/tramways", properties="ligne"))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == MVT
+    features = decode(response.content)["tramways"]
+    assert {f["type"] for f in features} == {"LineString"}
+    assert {f["properties"]["ligne"] for f in features} == {"T1", "T2", "T4", "T6"}
+    t6 = next(f for f in features if f["properties"]["ligne"] == "T6")
+    assert len(t6["rings"]) == (2 if z >= 6 else 1)   # a multi-line is one feature
+    etag = response.headers["etag"]
+    again = client.get(_url(place, level="datasets/tramways", properties="ligne"),
+                       headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert client.get(_url(ATLANTIC_12, level="datasets/tramways")).status_code == 204

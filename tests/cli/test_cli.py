@@ -80,6 +80,13 @@ def test_geo_import_of_real_iris_and_search(run) -> None:  # type: ignore[no-unt
     assert code == 0 and "iris" in out
 
 
+def test_geo_import_of_a_missing_file_or_a_cog_of_no_year_is_refused(run) -> None:  # type: ignore[no-untyped-def]
+    code, out = run("geo", "import", str(GEO / "nope.shp"), "--level", "iris")
+    assert code == 2 and "nope.shp" in out and "Traceback" not in out
+    code, out = run("geo", "cog", "--vintage", "24")
+    assert code == 2 and "between 1900 and 2100" in out and "Traceback" not in out
+
+
 def test_geo_import_with_a_missing_column_names_it(run) -> None:  # type: ignore[no-untyped-def]
     code, out = run("geo", "import", str(AWKWARD / "communes_bom.csv"), "--level", "iris")
     assert code == 2 and "error:" in out and "Traceback" not in out

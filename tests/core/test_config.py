@@ -1,10 +1,17 @@
 """Settings are declared once and read from MUTUELLE_* variables."""
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from mutuelle.core.config import describe_settings, load_settings
+from mutuelle.core.config import (
+    PACKAGE_DIR,
+    Settings,
+    describe_settings,
+    load_settings,
+    settings_markdown,
+)
 from mutuelle.core.errors import InvalidInput
 from mutuelle.core.ids import is_slug, slugify
 
@@ -30,6 +37,34 @@ def test_a_non_integer_limit_is_refused_with_its_variable_name() -> None:
 def test_every_setting_is_documented() -> None:
     for variable, _default, description in describe_settings():
         assert variable.startswith("MUTUELLE_") and len(description) > 10
+
+
+CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_the_configuration_doc_is_the_one_generated_from_the_settings() -> None:
+    assert CONFIGURATION_DOC.read_text(encoding="utf-8") == settings_markdown(), (
+        "docs/configuration.md is out of date: "
+        "uv run mutuelle settings --markdown > docs/configuration.md")
+
+
+def test_no_default_path_points_into_the_checkout_outside_the_package() -> None:
+    checkout = PACKAGE_DIR.parent
+    for f in fields(Settings):
+        if isinstance(f.default, Path) and f.default.is_absolute():
+            assert f.default.is_relative_to(PACKAGE_DIR), f"MUTUELLE_{f.name.upper()}"
+    assert str(checkout) not in settings_markdown()
+
+
+def test_home_defaults_to_var_in_the_working_directory() -> None:
+    assert load_settings({}).home == Path("var")
+    assert ("MUTUELLE_HOME", "./var") in [row[:2] for row in describe_settings()]
+
+
+def test_the_default_cog_folder_is_inside_the_package_and_built() -> None:
+    cog_dir = Settings().cog_dir
+    assert cog_dir.is_relative_to(PACKAGE_DIR)
+    assert (cog_dir / "communes.json").is_file(), "run scripts/build-assets.sh"
 
 
 @pytest.mark.parametrize("text, slug", [("Écoles maternelles", "ecoles-maternelles"),

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from mutuelle.catalog.observatory_models import Territory, TerritoryPassage
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
-from mutuelle.geo.cog import EARLIER, cog_command, commune_of, load_cog, read_cog
+from mutuelle.geo.cog import EARLIER, commune_of, load_cog, read_cog
 from mutuelle.geo.referential import children, get_territory, search_territories
 
 METROPOLE_DE_LYON = "200046977"
@@ -70,7 +70,7 @@ def test_a_merged_commune_passes_to_the_commune_that_absorbed_it(session, any_se
 def test_loading_twice_updates_rows_instead_of_doubling_them(session, any_settings: Settings) -> None:  # type: ignore[no-untyped-def]
     load_cog(session, any_settings, 2024, departements=["69"])
     passages = session.scalar(select(func.count()).select_from(TerritoryPassage))
-    report = cog_command(session, any_settings, 2024, departements=["69"])
+    report = load_cog(session, any_settings, 2024, departements=["69"])
     assert _count(session, "commune") == report.counts["commune"] == len(_communes(any_settings, "69"))
     assert session.scalar(select(func.count()).select_from(TerritoryPassage)) == passages
     load_cog(session, any_settings, 2024, departements=["01"])     # a neighbour joins

@@ -12,8 +12,8 @@ from mutuelle.catalog.observatory_models import TerritoryOverlap
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
 from mutuelle.demo import generate_demo
+from mutuelle.demo.referential import load_demo_referential
 from mutuelle.demo.territory import EPCI_SIREN
-from mutuelle.geo.demo import load_demo_referential
 from mutuelle.geo.overlap import compute_overlaps
 from mutuelle.geo.referential import (
     children,

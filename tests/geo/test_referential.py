@@ -15,7 +15,6 @@ from mutuelle.core.errors import ImportFailed, InvalidInput, NotFound
 from mutuelle.geo.cog import load_cog
 from mutuelle.geo.referential import (
     children,
-    geo_import_command,
     geometry_path,
     get_territory,
     import_territories,
@@ -113,8 +112,9 @@ def test_the_communes_of_the_rhone_replace_the_cog_rows_they_match(session, any_
                                                                    fixtures_dir: Path) -> None:
     load_cog(session, any_settings, 2024, departements=["69"])
     current = {c["code"] for c in _cog_communes(any_settings, "69")}
-    report = geo_import_command(session, any_settings,
-                                fixtures_dir / "geo" / "communes-69-rhone.geojson", level="commune")
+    report = import_territories(session, any_settings,
+                                fixtures_dir / "geo" / "communes-69-rhone.geojson",
+                                level="commune", vintage=any_settings.default_vintage)
     assert report.vintage == any_settings.default_vintage == 2024
     assert report.imported == 278 and report.mapping == {"code": "code", "name": "nom"}
     codes = {f["properties"]["code"] for f in json.loads(
@@ -200,8 +200,6 @@ def test_unknown_levels_and_vintages_are_refused(session, any_settings: Settings
         geometry_path(any_settings, 24, "iris")
     with pytest.raises(NotFound, match="vintage 2031 is not in the referential"):
         levels_available(session, 2031)
-    with pytest.raises(NotFound, match="no file"):
-        geo_import_command(session, any_settings, fixtures_dir / "nope.shp", level="iris")
     _iris(session, any_settings, fixtures_dir)
     with pytest.raises(NotFound, match=r"vintage 2031 is not in the referential \(vintages: 2024\)"):
         get_territory(session, "iris", "693840302", 2031)

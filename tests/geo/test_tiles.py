@@ -1,10 +1,10 @@
-"""Vector tiles of the referential: content (decoded here with a small protobuf reader, not
-with the library that wrote them), zoom-dependent geometries, values, validation, cache."""
+"""Vector tiles of the referential and of datasets: content (decoded with a small protobuf
+reader, tests/mvt_testing.py, not with the library that wrote them), zoom-dependent geometries,
+values, validation, cache."""
 
 from __future__ import annotations
 
 import math
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -18,120 +18,11 @@ from mutuelle.geo import point_tiles, tiles
 from mutuelle.geo.referential import geometry_path, import_territories
 from mutuelle.store.duck import connect
 
+from mvt_testing import decode, lonlat, shoelace, tile_of  # type: ignore[import-not-found]
+
 VINTAGE = 2012
 # Canuts-d'Enfert Rochereau (Lyon 4e): the z12 tile holding it is in the middle of Lyon.
 CROIX_ROUSSE = (4.8275, 45.7785)
-
-
-# -- a minimal MVT reader (protobuf wire format, the fields of the MVT 2.1 spec) ----------------
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(buf: bytes) -> list[tuple[int, Any]]:
-    out: list[tuple[int, Any]] = []
-    pos = 0
-    while pos < len(buf):
-        tag, pos = _varint(buf, pos)
-        number, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
-        elif wire == 2:
-            size, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + size], pos + size
-        elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
-        else:
-            raise AssertionError(f"unexpected wire type {wire}")
-        out.append((number, value))
-    return out
-
-
-def _packed(buf: bytes) -> list[int]:
-    values, pos = [], 0
-    while pos < len(buf):
-        value, pos = _varint(buf, pos)
-        values.append(value)
-    return values
-
-
-def _zigzag(n: int) -> int:
-    return (n >> 1) ^ -(n & 1)
-
-
-def _value(buf: bytes) -> Any:
-    number, raw = _fields(buf)[0]
-    if number == 1:
-        return raw.decode()
-    if number == 2:
-        return struct.unpack("<f", raw)[0]
-    if number == 3:
-        return struct.unpack("<d", raw)[0]
-    if number == 6:
-        return _zigzag(raw)
-    if number == 7:
-        return bool(raw)
-    return raw
-
-
-def _rings(commands: list[int]) -> list[list[tuple[int, int]]]:
-    rings: list[list[tuple[int, int]]] = []
-    x = y = i = 0
-    while i < len(commands):
-        command, count = commands[i] & 7, commands[i] >> 3
-        i += 1
-        if command == 7:   # ClosePath
-            continue
-        if command == 1:   # MoveTo starts a ring
-            rings.append([])
-        for _ in range(count):
-            x, y = x + _zigzag(commands[i]), y + _zigzag(commands[i + 1])
-            rings[-1].append((x, y))
-            i += 2
-    return rings
-
-
-def decode(data: bytes) -> dict[str, list[dict[str, Any]]]:
-    """Layers of a tile: name -> features {type, properties, rings}."""
-    layers: dict[str, list[dict[str, Any]]] = {}
-    for number, layer_buf in _fields(data):
-        assert number == 3, "a tile holds layers only"
-        fields = _fields(layer_buf)
-        assert dict(fields).get(15) == 2, "MVT version 2"
-        keys = [v.decode() for n, v in fields if n == 3]
-        values = [_value(v) for n, v in fields if n == 4]
-        features = []
-        for n, feature_buf in fields:
-            if n == 2:
-                f = _fields(feature_buf)
-                tags = [t for n2, v in f if n2 == 2 for t in _packed(v)]
-                geometry = [c for n2, v in f if n2 == 4 for c in _packed(v)]
-                features.append({
-                    "type": {1: "Point", 2: "LineString", 3: "Polygon"}[dict(f)[3]],
-                    "properties": {keys[tags[j]]: values[tags[j + 1]] for j in range(0, len(tags), 2)},
-                    "rings": _rings(geometry)})
-        layers[next(v.decode() for n, v in fields if n == 1)] = features
-    return layers
-
-
-def shoelace(ring: list[tuple[int, int]]) -> float:
-    return sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(ring, ring[1:] + ring[:1], strict=True)) / 2
-
-
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
-    n = 1 << z
-    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
-    return z, int((lon + 180) / 360 * n), int(y)
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -448,3 +339,156 @@ def test_a_points_tile_refuses_unknown_or_reserved_columns(lyon: Settings, point
         point_tiles.points_tile(lyon, points, 3, 9, 0)
     with pytest.raises(NotFound):
         point_tiles.points_tile(lyon, points.with_name("missing.parquet"), *place)
+
+
+# -- lines and polygons of datasets ----------------------------------------------------------
+
+AWKWARD = "awkward"
+# In the middle of the tram network of tram_lines.geojson.
+NETWORK = (4.86, 45.74)
+
+
+def _parquet(settings: Settings, select: str, dest: Path) -> Path:
+    con = connect(settings)
+    try:
+        con.execute(f"COPY ({select}) TO '{dest}' (FORMAT parquet)")
+    finally:
+        con.close()
+    return dest
+
+
+@pytest.fixture(scope="module")
+def tram(lyon: Settings, fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset of lines: three tram lines and one multi-line (T6)."""
+    source = fixtures_dir / AWKWARD / "tram_lines.geojson"
+    return _parquet(lyon, f"SELECT ligne, longueur_km, geom AS geometry FROM ST_Read('{source}')",
+                    tmp_path_factory.mktemp("tram") / "data.parquet")
+
+
+def _mercator(lon: float, lat: float) -> tuple[float, float]:
+    return (math.radians(lon) * 6378137.0,
+            math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * 6378137.0)
+
+
+def _distance_to_lines(point: tuple[float, float], parts: list[list[list[float]]]) -> float:
+    """Metres (Web Mercator) from ``point`` to the nearest segment of ``parts`` (lon/lat)."""
+    px, py = point
+    best = math.inf
+    for part in parts:
+        xy = [_mercator(*c) for c in part]
+        for (ax, ay), (bx, by) in zip(xy, xy[1:], strict=False):
+            dx, dy = bx - ax, by - ay
+            t = max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)))
+            best = min(best, math.hypot(px - ax - t * dx, py - ay - t * dy))
+    return best
+
+
+@pytest.mark.parametrize("z", [0, 3, 6, 9, 12, 14])
+def test_a_lines_tile_holds_linestrings_lying_on_the_lines(
+        lyon: Settings, tram: Path, fixtures_dir: Path, z: int) -> None:
+    import json
+
+    source = json.loads((fixtures_dir / AWKWARD / "tram_lines.geojson").read_text())
+    lines = {f["properties"]["ligne"]: (f["geometry"]["coordinates"] if f["geometry"]["type"]
+                                        == "MultiLineString" else [f["geometry"]["coordinates"]])
+             for f in source["features"]}
+    place = tile_of(*NETWORK, z)
+    made = point_tiles.dataset_tile(lyon, tram, *place, properties=("ligne",), layer="tram")
+    features = decode(made.data)["tram"]
+    assert made.features == len(features)
+    # every line is there, drawn or, too small for the zoom, a mark counting it
+    assert sum(f["properties"]["count"] for f in features) == (4 if z <= 12 else 3)
+    names = [f["properties"]["ligne"] for f in features if f["properties"]["count"] == 1]
+    assert len(names) == len(set(names))
+    if z >= 3:
+        assert sorted(names) == (["T1", "T2", "T4", "T6"] if z <= 12 else ["T1", "T2", "T4"])
+    unit = 2 * tiles.HALF_WORLD / (1 << z) / 4096
+    for feature in features:
+        assert feature["type"] == "LineString"
+        near = [lines[n] for n in ([feature["properties"]["ligne"]]
+                                   if feature["properties"]["count"] == 1 else lines)]
+
+        def off(point: tuple[float, float], near: list[Any] = near) -> float:
+            """Tile units from ``point`` to the nearest of the lines it stands for."""
+            at = _mercator(*lonlat(place, point))
+            return min(_distance_to_lines(at, parts) for parts in near) / unit
+
+        for part in feature["rings"]:
+            assert len(part) >= 2 and all(a != b for a, b in zip(part, part[1:], strict=False))
+            assert all(-64 <= c <= 4096 + 64 for point in part for c in point)
+            (x0, y0), (x1, y1) = part[0], part[-1]
+            if len(part) == 2 and abs(x1 - x0) == 1 and y0 == y1:
+                # a mark: one unit long, across the centre of what it stands for
+                assert off((x0 + 0.5, y0)) <= 1.5
+            else:   # rounded to the unit grid: within one tile unit of the line
+                assert max(off(point) for point in part) <= 1.0
+
+
+def test_a_multi_line_stays_one_feature_and_lines_are_simplified_for_the_zoom(
+        lyon: Settings, tram: Path) -> None:
+    def vertices(z: int) -> dict[str, list[int]]:
+        features = decode(point_tiles.points_tile(lyon, tram, *tile_of(*NETWORK, z),
+                                                  properties=("ligne",), layer="tram"))["tram"]
+        return {f["properties"]["ligne"]: [len(part) for part in f["rings"]] for f in features}
+
+    near, far = vertices(12), vertices(6)
+    # every vertex of the file (T1 is cut by the tile's edge)
+    assert {k: v for k, v in near.items() if k != "T1"} == {"T2": [12], "T4": [7], "T6": [3, 2]}
+    assert len(far["T6"]) == 2 and sum(far["T2"]) < sum(near["T2"])
+    assert sum(map(sum, far.values())) < sum(map(sum, near.values()))
+
+
+def test_lines_and_polygons_too_small_for_the_zoom_are_marks_counted_like_points(
+        lyon: Settings, tmp_path: Path) -> None:
+    # three lines of a few metres and a small square (40 m) near the Croix-Rousse
+    lon, lat = CROIX_ROUSSE
+    rows = [f"SELECT 'l{i}' AS nom, ST_MakeLine(ST_Point({lon + i * 1e-4}, {lat}), "
+            f"ST_Point({lon + i * 1e-4 + 5e-5}, {lat})) AS geometry" for i in range(3)]
+    rows.append(f"SELECT 'carré' AS nom, ST_MakeEnvelope({lon}, {lat - 1e-3}, {lon + 5e-4}, "
+                f"{lat - 1e-3 + 4e-4}) AS geometry")
+    small = _parquet(lyon, " UNION ALL ".join(rows), tmp_path / "small.parquet")
+    far = decode(point_tiles.points_tile(lyon, small, *tile_of(*CROIX_ROUSSE, 4),
+                                         properties=("nom",), layer="small"))["small"]
+    by_type = {f["type"]: f for f in far}
+    assert len(far) == 2 and set(by_type) == {"LineString", "Polygon"}
+    assert by_type["LineString"]["properties"] == {"count": 3}   # no name for a group
+    assert by_type["Polygon"]["properties"] == {"count": 1, "nom": "carré"}
+    assert [len(r) for r in by_type["LineString"]["rings"]] == [2]
+    assert shoelace(by_type["Polygon"]["rings"][0]) > 0
+    near = decode(point_tiles.points_tile(lyon, small, *tile_of(*CROIX_ROUSSE, 17),
+                                          properties=("nom",), layer="small"))["small"]
+    assert sorted(f["properties"]["nom"] for f in near) == ["carré", "l0", "l1", "l2"]
+    assert all(f["properties"]["count"] == 1 for f in near)
+
+
+def test_polygons_of_a_dataset_are_made_valid_with_clockwise_outer_rings(
+        lyon: Settings, fixtures_dir: Path, tmp_path: Path) -> None:
+    # a bow-tie (self-intersecting) next to a valid square
+    source = fixtures_dir / AWKWARD / "self_intersecting.geojson"
+    shapes = _parquet(lyon, f"SELECT code, geom AS geometry FROM ST_Read('{source}')",
+                      tmp_path / "shapes.parquet")
+    for z in (5, 10, 13):
+        features = decode(point_tiles.points_tile(lyon, shapes, *tile_of(4.85, 45.75, z),
+                                                  properties=("code",), layer="zones"))["zones"]
+        assert sorted(f["properties"]["code"] for f in features) == ["X1", "X2"]
+        assert all(f["type"] == "Polygon" for f in features)
+        bow_tie = next(f for f in features if f["properties"]["code"] == "X1")
+        assert sum(shoelace(r) > 0 for r in bow_tie["rings"]) == 2   # two triangles
+        assert all(shoelace(r) != 0 for f in features for r in f["rings"])
+
+
+def test_points_lines_and_polygons_share_one_layer(lyon: Settings, tmp_path: Path) -> None:
+    lon, lat = CROIX_ROUSSE
+    mixed = _parquet(lyon, f"""
+        SELECT 'a' AS nom, ST_Point({lon}, {lat}) AS geometry UNION ALL
+        SELECT 'b', ST_GeomFromText('MULTIPOINT({lon + 0.001} {lat}, {lon + 0.002} {lat})') UNION ALL
+        SELECT 'c', ST_MakeLine(ST_Point({lon}, {lat + 0.001}), ST_Point({lon + 0.003}, {lat + 0.002}))
+        UNION ALL
+        SELECT 'd', ST_GeomFromText('GEOMETRYCOLLECTION(POINT({lon} {lat - 0.002}),
+            POLYGON(({lon} {lat - 0.003}, {lon + 0.002} {lat - 0.003}, {lon + 0.002} {lat - 0.004},
+                     {lon} {lat - 0.003})))')""", tmp_path / "mixed.parquet")
+    features = decode(point_tiles.points_tile(lyon, mixed, *tile_of(*CROIX_ROUSSE, 15),
+                                              properties=("nom",), layer="mix"))["mix"]
+    kinds = sorted((f["properties"]["nom"], f["type"]) for f in features)
+    assert kinds == [("a", "Point"), ("b", "Point"), ("b", "Point"), ("c", "LineString"),
+                     ("d", "Point"), ("d", "Polygon")]

@@ -413,6 +413,19 @@ def test_a_cp1252_file_with_euro_and_curly_apostrophes_is_transcoded(import_csv,
     assert rows_of(table) == [{"libellé": "l’école", "montant": "12 €"}]
 
 
+def test_a_cp1252_file_whose_only_curly_apostrophe_is_on_its_last_line_is_read_right(
+        import_csv, rows_of, write_csv, settings: Settings):
+    # Read as latin-1 until DuckDB meets the byte 0x92, which it refuses, then transcoded.
+    rows = "".join(f"{i};ligne {i};{i},5\n" for i in range(1, 50_001))
+    source = write_csv("tard.csv", "id;libellé;valeur\n" + rows + "50001;l’école;7,5\n",
+                       encoding="cp1252")
+    table = import_csv(source, settings=settings.with_(sample_rows=1000))
+    found = rows_of(table)
+    assert len(found) == 50_001 and table.detected["encoding"] == "cp1252"
+    assert found[-1] == {"id": 50_001, "libellé": "l’école", "valeur": 7.5}
+    assert found[0] == {"id": 1, "libellé": "ligne 1", "valeur": 1.5}
+
+
 def test_the_user_delimiter_wins_over_sniffing(import_csv, rows_of, write_csv):
     source = write_csv("d.csv", "a,b;c\n1,2;3\n")
     table = import_csv(source, delimiter=",")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from fault_testing import big_csv, small_disk  # type: ignore[import-not-found]
 
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.core.config import Settings
-from mutuelle.core.errors import ImportFailed, InvalidInput
+from mutuelle.core.errors import ImportFailed, InvalidInput, NotFound, OutOfMemory, StorageFull
 from mutuelle.ingest.model import ImportOptions
 from mutuelle.ingest.service import import_file, publish_version
-from mutuelle.store.versions import resolve
+from mutuelle.store.versions import resolve, sha256_of
 
 AWKWARD = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "awkward"
 
@@ -120,3 +123,76 @@ def test_concurrent_imports_of_one_dataset_are_serialised(settings: Settings) ->
     assert errors == []
     with make() as s:
         assert sorted(v.number for v in repo.get_dataset(s, "communes").versions) == [1, 2, 3]
+
+
+# --- crash leftovers, first imports, resource errors -----------------------------------------
+
+def test_a_leftover_version_folder_is_set_aside_and_never_blocks_the_next_import(
+        any_settings, session, dataset, caplog) -> None:  # type: ignore[no-untyped-def]
+    first = import_file(session, any_settings, dataset, AWKWARD / "budget_cp1252.csv")
+    folder = resolve(any_settings, first.parquet_path).parent
+    # What an import killed between placing its folder and recording it leaves behind.
+    shutil.copytree(folder, folder.with_name("v2"))
+    with caplog.at_level(logging.WARNING):
+        second = import_file(session, any_settings, dataset, AWKWARD / "communes_bom.csv")
+    assert second.number == 2 and second.row_count == 8
+    assert pq.read_metadata(resolve(any_settings, second.parquet_path)).num_rows == 8
+    orphans = list((any_settings.store_dir / "orphans" / dataset.id).iterdir())
+    assert [p.name.split("-")[0] for p in orphans] == ["v2"]
+    assert f"orphan_version_set_aside dataset={dataset.id} version=2" in caplog.text
+
+
+def test_a_failed_first_import_leaves_no_dataset_and_no_organisation(any_settings, session) -> None:  # type: ignore[no-untyped-def]
+    org = repo.new_organisation(session, name="Villeurbanne")
+    new = repo.new_dataset(session, organisation=org, title="Délibérations")
+    with pytest.raises(ImportFailed, match="57"):
+        import_file(session, any_settings, new, AWKWARD / "ragged_line57.csv")
+    session.expire_all()
+    with pytest.raises(NotFound):
+        repo.get_dataset(session, "deliberations")
+    with pytest.raises(NotFound):
+        repo.get_organisation(session, "villeurbanne")
+    assert _files_under(any_settings.store_dir) == set()
+
+
+def test_a_first_import_saves_its_dataset_and_organisation_with_the_version(any_settings, session) -> None:  # type: ignore[no-untyped-def]
+    org = repo.new_organisation(session, name="Villeurbanne")
+    new = repo.new_dataset(session, organisation=org, title="Communes")
+    version = import_file(session, any_settings, new, AWKWARD / "communes_bom.csv")
+    session.expire_all()
+    saved = repo.get_dataset(session, "communes")
+    assert saved.organisation.slug == "villeurbanne" and [v.number for v in saved.versions] == [1]
+    assert version.row_count == 8
+
+
+def test_a_full_disk_during_an_import_keeps_the_previous_version(any_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    big = big_csv(tmp_path / "big.csv")
+    with small_disk(any_settings.home, "2m"):
+        upgrade(any_settings)
+        with sessions(any_settings)() as session:
+            org = repo.create_organisation(session, name="Lyon")
+            dataset = repo.create_dataset(session, organisation=org, title="Budget")
+            session.commit()
+            first = import_file(session, any_settings, dataset, AWKWARD / "budget_cp1252.csv")
+            store_before = _files_under(any_settings.store_dir)
+            with pytest.raises(StorageFull) as raised:
+                import_file(session, any_settings, dataset, big)
+            assert raised.value.status_code == 507
+            assert "no space left in the" in raised.value.message
+            assert "'big.csv'" in raised.value.message
+            assert str(any_settings.home) not in raised.value.message
+            session.expire_all()
+            assert [v.number for v in repo.get_dataset(session, "budget").versions] == [1]
+        assert _files_under(any_settings.store_dir) == store_before
+        assert sha256_of(resolve(any_settings, first.parquet_path)) == first.checksum
+        assert [p for p in _files_under(any_settings.work_dir) if "locks" not in p.parts] == []
+
+
+def test_running_out_of_memory_during_an_import_keeps_the_previous_version(
+        any_settings, session, dataset, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = import_file(session, any_settings, dataset, AWKWARD / "budget_cp1252.csv")
+    starved = any_settings.with_(duckdb_memory_limit="1MB")
+    with pytest.raises(OutOfMemory, match="ran out of memory while importing 'big.csv'"):
+        import_file(session, starved, dataset, big_csv(tmp_path / "big.csv"))
+    session.expire_all()
+    assert [v.number for v in repo.get_dataset(session, dataset.slug).versions] == [first.number]

@@ -19,16 +19,16 @@ from mutuelle.ingest.typing import (
     infer_type,
     parse_sql,
     parse_value,
-    sql_string,
     widenings,
 )
+from mutuelle.store.sql import literal
 
 _CON = duckdb.connect()
 
 
 def _sql_value(raw: str, guess: TypeGuess) -> object:
     """What DuckDB makes of a trimmed raw value under ``guess`` (None: does not fit)."""
-    return _CON.execute(f"SELECT {parse_sql('v', guess)} FROM (SELECT {sql_string(raw)} AS v)"
+    return _CON.execute(f"SELECT {parse_sql('v', guess)} FROM (SELECT {literal(raw)} AS v)"
                         ).fetchone()[0]
 
 

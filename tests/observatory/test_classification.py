@@ -118,9 +118,9 @@ def test_missing_values_are_left_out_of_the_classes() -> None:
     ({"classes": 10}, "from 3 to 9"),
     ({"classes": 4.0}, "whole number"),
     ({"method": "natural"}, "must be one of"),
-    ({"method": "manual", "breaks": [3, 2]}, "increase strictly"),
-    ({"method": "manual", "breaks": [1, 2, 3, 4, 5, 6]}, "inner breaks"),
     ({"method": "manual"}, "needs breaks"),
+    ({"method": "manual", "breaks": []}, "needs breaks"),
+    ({"method": "manual", "breaks": ["a"]}, "numbers"),
     ({"method": "manual", "breaks": [1, float("inf")]}, "finite"),
     ({"method": "quantile", "breaks": [1, 2]}, "only with the manual method"),
     ({"palette": "rainbow"}, "unknown palette"),
@@ -132,9 +132,66 @@ def test_bad_classification_requests_are_refused(kwargs, message) -> None:
 
 
 @pytest.mark.parametrize("method", ["quantile", "jenks", "equal"])
-def test_fewer_distinct_values_than_classes_is_refused(method: str) -> None:
-    with pytest.raises(InvalidInput, match="at least 4 distinct values; there are 3"):
-        classify([1, 1, 2, 2, 3, 3], method, 4)
+def test_fewer_distinct_values_than_classes_make_fewer_classes_with_a_note(method: str) -> None:
+    found = classify([1, 1, 2, 2, 3, 4, 4], method, 5)
+    assert len(found.counts) == len(found.colors) == len(found.breaks) - 1 == 4
+    assert sum(found.counts) == 7 and found.asked == 5
+    assert [n.code for n in found.notes] == ["few_values"]
+    assert found.notes[0].as_json() == {
+        "code": "few_values", "asked": 5, "made": 4, "distinct": 4,
+        "message": "5 classes need at least 5 distinct values; there are 4, hence 4 classes."}
+    assert found.note == found.notes[0].message
+    single = classify([7, 7, 7], method, 3)
+    assert single.breaks == [7, 7] and single.counts == [3] and single.class_of(7) == 0
+    assert single.notes[0].made == 1
+
+
+def test_classes_asked_and_made_carry_no_note() -> None:
+    found = classify(range(10), "quantile", 5)
+    assert found.notes == () and found.note is None and found.asked == 5
+
+
+def test_no_value_at_all_makes_no_class_with_a_note() -> None:
+    found = classify([None, float("nan")], "jenks", 5)
+    assert found.breaks == found.counts == found.colors == []
+    assert [n.code for n in found.notes] == ["no_values"] and found.class_of(3) is None
+    assert classify([], "manual", 3, breaks=[1, 2]).notes[0].code == "no_values"
+
+
+VALUES = [1, 5, 12, 18, 25, 40]
+
+
+def test_manual_breaks_out_of_order_are_sorted_with_a_note() -> None:
+    found = classify(VALUES, "manual", 3, breaks=[20, 10, 20])
+    assert found.breaks == [1, 10, 20, 40] and found.counts == [2, 2, 2]
+    assert [(n.code, n.made) for n in found.notes] == [("breaks_order", 3)]
+
+
+def test_manual_breaks_that_are_not_as_many_as_the_classes_are_the_limits_with_a_note() -> None:
+    found = classify(VALUES, "manual", 5, breaks=[10, 20])
+    assert found.breaks == [1, 10, 20, 40] and len(found.colors) == 3
+    assert [(n.code, n.given, n.asked, n.made) for n in found.notes] == [("breaks_count", 2, 5, 3)]
+    many = classify(range(100), "manual", 3, breaks=list(range(5, 100, 5)))
+    assert len(many.counts) == 9 and many.breaks[1:-1] == [5, 10, 15, 20, 25, 30, 35, 40]
+
+
+def test_manual_breaks_outside_the_values_are_left_out_with_a_note() -> None:
+    found = classify(VALUES, "manual", 4, breaks=[-5, 10, 50])
+    assert found.breaks == [1, 10, 40] and found.counts == [2, 4]
+    note = found.notes[0]
+    assert (note.code, note.dropped, note.low, note.high, note.made) == \
+        ("breaks_outside", (-5, 50), 1, 40, 2)
+    assert note.as_json()["dropped"] == [-5, 50]
+    # a break equal to the smallest value would leave the first class empty; to the largest, not
+    assert classify(VALUES, "manual", 3, breaks=[1, 40]).breaks == [1, 40, 40]
+    # all the bounds given (classes + 1) stay as given when they only widen the ends
+    assert classify(VALUES, "manual", 3, breaks=[0, 10, 20, 50]).notes == ()
+
+
+def test_bivariate_classes_of_too_few_values_are_made_all_the_same() -> None:
+    found = bivariate_classes([1, 1, 2, None], [3, 3, 3, 4])
+    assert found.cells[:3] == [0, 0, 1] and found.cells[3] is None
+    assert sum(found.counts) == 3
 
 
 def test_palettes_give_as_many_colours_as_classes() -> None:

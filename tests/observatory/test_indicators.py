@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mutuelle.core.errors import InvalidInput, NotFound
+from mutuelle.catalog.observatory_models import Indicator
 from mutuelle.observatory.indicators import (
     Measure,
     define_indicator,
@@ -36,7 +37,7 @@ def test_an_indicator_is_defined_listed_read_and_deleted(population) -> None:
     session.commit()
     assert (ind.aggregation, ind.secrecy_on, ind.secrecy_threshold) == ("ratio", "denominator", 11)
     assert [i.id for i in list_indicators(session)] == ["part-75", "population"]
-    assert [i.id for i in list_indicators(session, access=["public"])] == ["part-75"]
+    assert [i.id for i in list_indicators(session, visible=Indicator.access == "public")] == ["part-75"]
     assert get_indicator(session, "population").aggregation == "sum"
     assert describe(ind)["numerator"] == "pop_75_plus"
     delete_indicator(session, "population")

@@ -14,7 +14,7 @@ import pytest
 from sqlglot import exp
 
 from mutuelle.core.config import load_settings
-from mutuelle.query.odsql import QueryRequest, build_query
+from mutuelle.query.odsql import QueryRequest, build_query, to_sql
 from mutuelle.store.duck import connect
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -128,7 +128,7 @@ def source() -> exp.Expression:
 def run(con: duckdb.DuckDBPyConnection) -> Runner:
     """Build, execute and return the rows of an ODSQL request as dicts."""
     def _run(req: QueryRequest, source: exp.Expression = SOURCE) -> list[dict[str, Any]]:
-        sql = build_query(req, SCHEMA, source).sql(dialect="duckdb")
+        sql = to_sql(build_query(req, SCHEMA, source))
         # Through Arrow: fetchall() would need pytz for TIMESTAMPTZ values.
         rows: list[dict[str, Any]] = con.execute(sql).fetch_arrow_table().to_pylist()
         return rows

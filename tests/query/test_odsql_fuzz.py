@@ -1,4 +1,5 @@
-"""Random and mutated ODSQL: every text either compiles to SQL DuckDB runs, or is a QueryError."""
+"""Random and mutated ODSQL: every text either compiles to SQL DuckDB runs, or is a QueryError
+(the parser and the compiler never raise anything else)."""
 
 from __future__ import annotations
 
@@ -25,21 +26,36 @@ LITERALS = [
     "geom'POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))'", "geom'LINESTRING(1 1, 1 1)'",
     "geom'MULTIPOINT((1 2), (3 4))'", "geom'{\"type\": \"Point\", \"coordinates\": [2, 48]}'",
     "geom'POINT EMPTY'", "geom'nonsense'", "1km", "0.5 mi", "10000000km", "2 days", "1 month",
-    "10000 years", "1.5 day", "3 ft",
+    "10000 years", "1.5 day", "3 ft", "1M", "1q", "2d", "15m", "3ms", "1 quarter", "20cm",
+    "date'2024-02-03T23:00:00Z'", "+1", "'bok of secre'", "'dev* pro'", "'!!'",
 ]
 KEYWORDS = ["and", "or", "not", "in", "like", "is", "null", "as", "asc", "desc", "distinct",
-            "is not null", "is true", "not in", "not like"]
+            "is not null", "is true", "not in", "not like", "days=", "year=", "mondays=",
+            "weekday=", "INTERSECTS", "WITHIN", "DISJOINT"]
 OPERATORS = ["=", "!=", "<>", "<", "<=", ">", ">=", ":", "+", "-", "*", "/", "(", ")", "[",
              "]", ",", "..", ";", "--", "/*", "*/", "'", '"', "`", "?", "%", "\\", "|", "@"]
 FUNCTIONS = ["count(", "avg(", "sum(", "min(", "max(", "median(", "percentile(", "bbox(",
              "year(", "month(", "day(", "hour(", "minute(", "second(", "date_format(", "now()",
              "search(", "startswith(", "within_distance(", "in_bbox(", "intersects(",
              "within(", "disjoint(", "range(", "random(", "include(", "exclude(",
+             "suggest(", "lower(", "upper(", "length(", "distance(", "geometry(", "envelope(",
+             "geo_cluster(", "now(days=-7)", "now(year=2000, months=-1, weekday=2)", "now(",
+             "search(*, ", "startswith(*, ",
              "read_csv(", "getenv(", "pg_sleep(", "'; drop table offers; --"]
+#: The function atoms that name ODSQL functions (the last ones are hostile text).
+ODSQL_FUNCTIONS = FUNCTIONS[:-4]
 CALLS = ["count(*)", "count(distinct city)", "avg(salary)", "sum(rate)", "max(published)",
          "median(rate)", "percentile(salary, 10)", "bbox(geo)", "year(created)", "now()",
          "date_format(created, 'yyyy-MM-dd HH:mm')", "search('paris')", "random(3)",
-         "range(salary, 500)", "range(created, 2 weeks)", "range(rate, *, 0.5, 1, *)"]
+         "range(salary, 500)", "range(created, 2 weeks)", "range(rate, *, 0.5, 1, *)",
+         "suggest('dev')", "search(*, 'paris cdi')", "search('bok of secre')",
+         "startswith('Pa')", "lower(title)", "upper(city)", "length(title)",
+         "distance(geo, geom'POINT(2.35 48.85)')", "distance(geo, geom'POINT(2.35 48.85)', 2km)",
+         "geometry(geo, geom'POLYGON((2 48, 3 48, 3 49, 2 49, 2 48))', WITHIN)",
+         "envelope(geo)", "geo_cluster(geo, 5)", "geo_cluster(geo, 12, 80)",
+         "now(days=-7, hour=0)", "now(year=9999, months=12)", "now(mondays=-1)",
+         "now(year=1, days=-1)", "range(published, *, date'2024-01', date'2024-06', *)",
+         "range(created, 1M)", "range(created, 1q)", "title like 'dev* pro'"]
 ATOMS = FIELDS + LITERALS + KEYWORDS + OPERATORS + FUNCTIONS + CALLS
 
 # A corpus of valid queries per clause, for mutation.
@@ -52,21 +68,32 @@ VALID = {
         "within_distance(geo, geom'POINT(2.3522 48.8566)', 2km) or in_bbox(geo, 43, -2, 46, 6)",
         "intersects(geo, geom'POLYGON((2 48, 3 48, 3 49, 2 49, 2 48))') and year(created) = 2024",
         "'paris' and published:'2024/05' and rate * 2 >= 1.5 and `contract type` != 'CDD'",
+        "search(*, 'developeur pyth') and suggest(city, 'pa') or startswith('CD')",
+        "title like 'dev*' and distance(geo, geom'POINT(2.35 48.85)', 10km) and "
+        "geometry(geo, geom'POLYGON((2 48, 3 48, 3 49, 2 49, 2 48))', within)",
+        "created > now(days=-7, hour=0) and length(title) > 5 and lower(city) = 'paris'",
     ],
     "select": [
         "id, salary * 12 as yearly, title, `contract type`",
         "count(*), avg(salary), sum(rate), min(published), max(created), median(salary)",
         "percentile(salary, 90) as p, count(distinct city), bbox(geo)",
         "include(c*), exclude(geo), year(created) as y, date_format(published, 'yyyy-MM')",
+        "lower(title), upper(city) as u, length(title), now(years=-1, weekday=0) as t, "
+        "distance(geo, geom'POINT(2.35 48.85)') as d",
+        "envelope(geo), bbox(geo) as b, median(salary)",
     ],
     "group_by": [
         "city, range(salary, 1000) as band",
         "range(salary, *, 2000, 3000, *), remote",
         "range(published, 1 month), year(created) as y",
         "date_format(created, 'yyyy') as year, `contract type`",
+        "geo_cluster(geo, 5) as c, city",
+        "range(published, *, date'2024-01', date'2024-06', *) as r, range(created, 1M)",
+        "upper(city), length(title) as n",
     ],
     "order_by": [
         "salary desc, id", "random(42)", "title asc, published desc", "year(created), rate",
+        "length(title) desc, distance(geo, geom'POINT(2.35 48.85)')", "lower(city), now()",
     ],
 }
 SCHEMA = {
@@ -114,7 +141,7 @@ def leaf() -> st.SearchStrategy[str]:
             lambda t: f"{t[0]} {t[1]} ({t[2]})"),
         st.tuples(field, st.sampled_from("[]"), value, value, st.sampled_from("[]")).map(
             lambda t: f"{t[0]} in {t[1]}{t[2]}..{t[3]}{t[4]}"),
-        st.tuples(st.sampled_from(FUNCTIONS[:26]), st.lists(value, max_size=5)).map(
+        st.tuples(st.sampled_from(ODSQL_FUNCTIONS), st.lists(value, max_size=5)).map(
             lambda t: t[0] + ", ".join(t[1]) + ("" if t[0].endswith(")") else ")")),
         st.tuples(field, st.sampled_from(["is null", "is not null", "is true",
                                           "like 'a*'", "not like '*'"])).map(" ".join),

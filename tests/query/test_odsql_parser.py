@@ -198,3 +198,61 @@ def test_big_integers_become_floats_and_overflowing_numbers_are_refused() -> Non
     assert isinstance(big.right.value, float)
     with pytest.raises(QueryError, match="out of range"):
         parse_where("x = 1e999")
+
+
+def test_now_takes_named_arguments_with_signed_numbers() -> None:
+    tree = parse_where("d > now(days=-7, mondays=+1, Year=2020)")
+    assert tree == cmp(">", "d", ast.Call("now", (), keywords=(
+        ast.Keyword("days", N(-7)), ast.Keyword("mondays", N(1)), ast.Keyword("year", N(2020)))))
+    assert parse_where("x = +3") == cmp("=", "x", N(3))
+
+
+@pytest.mark.parametrize("text, position, words", [
+    ("d > now(dayz=1)", 8, "no argument named 'dayz'"),
+    ("d > now(days=1, 2)", 16, "positional arguments come before"),
+    ("d > now(days=)", 13, "unexpected ')'"),
+])
+def test_named_argument_errors_say_where(text: str, position: int, words: str) -> None:
+    with pytest.raises(QueryError) as info:
+        parse_where(text)
+    assert info.value.position == position
+    assert words in info.value.message
+
+
+def test_other_functions_read_name_equals_value_as_a_comparison() -> None:
+    assert parse_where("search(title = 'x', 'y')") == ast.Call(
+        "search", (cmp("=", "title", S("x")), S("y")))
+
+
+def test_legacy_distance_and_geometry_are_read_as_their_new_names() -> None:
+    point = ast.GeomLit("POINT(1 2)")
+    assert parse_where("distance(g, geom'POINT(1 2)', 3km)") == ast.Call(
+        "within_distance", (F("g"), point, ast.Quantity(3, "km")))
+    assert parse_select("distance(g, geom'POINT(1 2)') as d")[0] == ast.SelectItem(
+        ast.Call("distance", (F("g"), point)), "d")
+    for mode, name in (("INTERSECTS", "intersects"), ("Intersect", "intersects"),
+                       ("within", "within"), ("DISJOINT", "disjoint")):
+        assert parse_where(f"geometry(g, geom'POINT(1 2)', {mode})") == ast.Call(
+            name, (F("g"), point))
+    assert parse_where("geometry(g, geom'POINT(1 2)')") == ast.Call("intersects", (F("g"), point))
+    with pytest.raises(QueryError) as info:
+        parse_where("geometry(g, geom'POINT(1 2)', crosses)")
+    assert info.value.position == 30
+
+
+def test_duration_letters_are_units_only_against_their_number() -> None:
+    assert parse_group_by("range(d, 1M)")[0].expr == ast.Call(
+        "range", (F("d"), ast.Quantity(1, "M")))
+    assert parse_group_by("range(d, 15m)")[0].expr == ast.Call(
+        "range", (F("d"), ast.Quantity(15, "m")))
+    assert parse_group_by("range(d, 2 days)")[0].expr == ast.Call(
+        "range", (F("d"), ast.Quantity(2, "days")))
+    with pytest.raises(QueryError) as info:
+        parse_where("x = 1 d")
+    assert info.value.position == 6
+
+
+def test_search_functions_take_a_star_for_every_field() -> None:
+    assert parse_where("search(*, 'a b')") == ast.Call("search", (ast.Star(), S("a b")))
+    assert parse_where("suggest('a')") == ast.Call("suggest", (S("a"),))
+    assert parse_where("startswith(*, 'A')") == ast.Call("startswith", (ast.Star(), S("A")))

@@ -59,7 +59,8 @@ def test_a_visitor_searches_the_catalogue_and_reads_a_dataset_table(
 
 
 def test_the_catalogue_search_updates_as_one_types(
-        app, live_server: str, page, fixtures_dir: Path, screenshot) -> None:  # type: ignore[no-untyped-def]
+        app, live_server: str, member_page, fixtures_dir: Path, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # an editor (drafts and forms are for members)
     seed_budget(app, fixtures_dir)
     with app.state.sessions() as session:
         repo.create_dataset(session, organisation=repo.get_organisation(session, "lyon"),
@@ -76,7 +77,8 @@ def test_the_catalogue_search_updates_as_one_types(
 
 
 def test_an_editor_creates_a_dataset_and_uploads_its_file(
-        app, live_server: str, page, fixtures_dir: Path, screenshot) -> None:  # type: ignore[no-untyped-def]
+        app, live_server: str, member_page, fixtures_dir: Path, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # an editor (drafts and forms are for members)
     with app.state.sessions() as session:
         repo.create_organisation(session, name="Ville de Lyon", slug="lyon")
         session.commit()
@@ -108,7 +110,8 @@ def test_an_editor_creates_a_dataset_and_uploads_its_file(
 
 
 def test_a_refused_file_shows_the_problem_on_the_form(
-        app, live_server: str, page, fixtures_dir: Path, screenshot) -> None:  # type: ignore[no-untyped-def]
+        app, live_server: str, member_page, fixtures_dir: Path, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # an editor (drafts and forms are for members)
     with app.state.sessions() as session:
         org = repo.create_organisation(session, name="Ville de Lyon", slug="lyon")
         repo.create_dataset(session, organisation=org, title="Délibérations")

@@ -34,10 +34,13 @@ def template_and_code_messages() -> dict[tuple[str, str | None], str]:
             for line, _func, message, _c in jinja2.ext.babel_extract(
                     handle, jinja2.ext.GETTEXT_FUNCTIONS, [], options):
                 add(message, f"{template.name}:{line}")
-    # pages.py calls _(request, "message"): the message is the second argument.
-    for line, message, _c, _ctx in extract_from_file("python", WEB / "pages.py",
-                                                      keywords={"_": (2,)}):
-        add(message, f"pages.py:{line}")
+    # The page modules call _(request, "message") (the message is the second argument) or
+    # _("message") with ``_ = gettext_for(request)``.
+    for module in sorted(WEB.glob("*.py")):
+        for spec in ((2,), None):
+            for line, message, _c, _ctx in extract_from_file("python", module, keywords={"_": spec}):
+                if isinstance(message, str) and message:
+                    add(message, f"{module.name}:{line}")
     return found
 
 

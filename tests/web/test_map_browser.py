@@ -17,6 +17,7 @@ from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
 from browser_testing import axe_violations  # type: ignore[import-not-found]
+from http_testing import session_token  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.browser
 
@@ -38,19 +39,50 @@ def demo_app(home: Path) -> FastAPI:
     return create_app(Settings(home=home, duckdb_memory_limit="512MB"))
 
 
+@pytest.fixture(scope="module")
+def tram_app(home: Path, fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    """A copy of the demo portal with a published dataset of tram lines (in Lyon)."""
+    import shutil
+
+    from mutuelle.catalog import repository as repo
+    from mutuelle.ingest.service import import_file
+
+    copy = tmp_path_factory.mktemp("tram") / "home"
+    shutil.copytree(home, copy)
+    app = create_app(Settings(home=copy, duckdb_memory_limit="512MB"))
+    with app.state.sessions() as session:
+        org = repo.create_organisation(session, name="Transports", slug="transports")
+        dataset = repo.create_dataset(session, organisation=org, title="Lignes de tramway",
+                                      slug="tramways")
+        session.commit()
+        import_file(session, app.state.settings, dataset,
+                    fixtures_dir / "awkward" / "tram_lines.geojson")
+        repo.publish_dataset(session, dataset)
+        session.commit()
+    return app
+
+
 @pytest.fixture
 def app(demo_app: FastAPI, home: Path, request: pytest.FixtureRequest) -> FastAPI:
     """``live_server`` serves the demo portal; parametrized (indirect): with that many rows
-    per page of the table of values."""
-    rows = getattr(request, "param", None)
-    if rows is None:
+    per page of the table of values, or ``"tram"``: with a dataset of tram lines."""
+    param = getattr(request, "param", None)
+    if param is None:
         return demo_app
-    return create_app(Settings(home=home, duckdb_memory_limit="512MB", table_rows=rows))
+    if param == "tram":
+        return request.getfixturevalue("tram_app")  # type: ignore[no-any-return]
+    return create_app(Settings(home=home, duckdb_memory_limit="512MB", table_rows=param))
 
 
 def _hex(color: dict[str, float]) -> str:
     """A MapLibre colour (r, g, b in 0..1) as #rrggbb."""
     return "#" + "".join(f"{round(color[k] * 255):02x}" for k in ("r", "g", "b"))
+
+
+def csrf_header(page, live_server: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The CSRF header a script of the portal sends with its calls (the page's meta token)."""
+    page.goto(live_server + "/observatoire")
+    return {"X-CSRF-Token": page.locator('meta[name="csrf-token"]').get_attribute("content") or ""}
 
 
 def wait_drawn(page) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +106,8 @@ def map_view(page) -> tuple[float, float, float]:  # type: ignore[no-untyped-def
 
 
 def test_an_analyst_maps_an_indicator_then_changes_level_and_classification(
-        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+        live_server: str, member_page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # a signed-in analyst: the demo's jobseekers data are restricted
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(live_server + "/observatoire")
     assert page.get_by_role("heading", level=1).inner_text() == "Carte des indicateurs"
@@ -142,7 +175,8 @@ def test_an_analyst_maps_an_indicator_then_changes_level_and_classification(
 
 
 def test_two_crossed_indicators_show_a_scatter_plot_linked_to_the_map(
-        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+        live_server: str, member_page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # a signed-in analyst: the demo's jobseekers data are restricted
     page.set_viewport_size({"width": 1400, "height": 1100})
     page.goto(f"{live_server}/observatoire?indicator={RATE}")
     wait_drawn(page)
@@ -179,7 +213,8 @@ def test_two_crossed_indicators_show_a_scatter_plot_linked_to_the_map(
 
 
 def test_a_saved_scenario_reopens_the_same_view_in_a_fresh_browser(
-        live_server: str, browser, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+        app, live_server: str, browser, member_page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # a signed-in analyst: the demo's jobseekers data are restricted
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{live_server}/observatoire?indicator={RATE}&level=iris")
     wait_drawn(page)
@@ -207,7 +242,10 @@ def test_a_saved_scenario_reopens_the_same_view_in_a_fresh_browser(
     assert "<iframe" in page.get_by_label("Code d’intégration (à coller dans une page web)").input_value()
     screenshot(page, "observatory-scenario-saved")
 
+    # a colleague opens the link in another browser (signed in: the data are restricted)
     fresh = browser.new_context(locale="fr-FR", viewport={"width": 1100, "height": 800})
+    fresh.add_cookies([{"name": "mutuelle_session", "url": live_server,
+                        "value": session_token(app.state.settings)}])
     try:
         other = fresh.new_page()
         other.goto(permalink)
@@ -230,11 +268,12 @@ def test_a_saved_scenario_reopens_the_same_view_in_a_fresh_browser(
 
 
 def test_the_embed_mode_draws_the_map_without_the_site_chrome(
-        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+        live_server: str, member_page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # a signed-in analyst: the demo's jobseekers data are restricted
     state: dict[str, Any] = {"indicator": RATE, "indicator2": OTHER, "level": "iris"}
     response = page.request.post(live_server + "/api/scenarios",
                                  data=json.dumps({"title": "Croisement intégré", "state": state}),
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **csrf_header(page, live_server)})
     assert response.status == 201
     scenario = response.json()
     page.set_viewport_size({"width": 800, "height": 600})
@@ -268,10 +307,11 @@ def test_a_resident_finds_a_neighbourhood_and_reads_its_portrait(
 
 
 def test_the_observatory_pages_pass_axe_accessibility_checks(
-        live_server: str, page) -> None:  # type: ignore[no-untyped-def]
+        live_server: str, member_page) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # a signed-in analyst: the demo's jobseekers data are restricted
     response = page.request.post(live_server + "/api/scenarios", data=json.dumps(
         {"title": "Accessibilité", "state": {"indicator": RATE}}),
-        headers={"Content-Type": "application/json"})
+        headers={"Content-Type": "application/json", **csrf_header(page, live_server)})
     sid = response.json()["id"]
     problems = {}
     for path in (f"/observatoire?indicator={RATE}", f"/observatoire?indicator={RATE}&indicator2={OTHER}",
@@ -287,7 +327,8 @@ def test_the_observatory_pages_pass_axe_accessibility_checks(
 
 
 def test_points_layers_and_proportional_symbols_are_drawn_over_the_map(
-        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+        live_server: str, member_page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # a signed-in analyst: the demo's jobseekers data are restricted
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(live_server + "/observatoire?indicator=demandeurs-emploi")
     wait_drawn(page)
@@ -337,9 +378,58 @@ def test_points_layers_and_proportional_symbols_are_drawn_over_the_map(
     assert page.evaluate("!window.observatory.map.getLayer('symbols')")
 
 
+@pytest.mark.parametrize("app", ["tram"], indirect=True)
+def test_a_dataset_of_lines_is_drawn_as_a_line_layer_with_tooltips(
+        live_server: str, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(live_server + "/observatoire?center=4.86,45.74&zoom=12.5")
+    wait_drawn(page)
+    page.get_by_label("Lignes de tramway").check()
+    page.wait_for_url(re.compile(r".*points=tramways.*"))
+    page.wait_for_function("""window.observatory.map.getLayer('lines-tramways')
+        && window.observatory.map.queryRenderedFeatures({layers: ['lines-tramways']}).length >= 4""",
+                           timeout=30_000)
+    assert page.evaluate("window.observatory.map.getLayer('lines-tramways').type") == "line"
+    # no circle nor fill for a dataset of lines; drawn above the choropleth
+    assert page.evaluate("""['points-tramways', 'fills-tramways', 'outlines-tramways']
+        .every((id) => !window.observatory.map.getLayer(id))""")
+    order = page.evaluate("window.observatory.map.getStyle().layers.map((l) => l.id)")
+    assert order.index("lines-tramways") > order.index("territory-fill")
+    drawn = page.evaluate("""window.observatory.map.queryRenderedFeatures({layers: ['lines-tramways']})
+        .map((f) => [f.properties.ligne, f.geometry.type])""")
+    assert {name for name, _ in drawn} == {"T1", "T2", "T4", "T6"}
+    assert {kind for _, kind in drawn} <= {"LineString", "MultiLineString"}
+    screenshot(page, "observatory-lines")
+
+    # a line's tooltip names it (a vertex of T2 in the file)
+    canvas = page.locator("#map canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    x, y = page.evaluate("Object.values(window.observatory.map.project([4.860089, 45.738462]))")
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    popup = page.locator(".obs-popup")
+    popup.wait_for(timeout=10_000)
+    assert "T2" in popup.inner_text() and "Lignes de tramway" in popup.inner_text()
+
+
+def test_a_dataset_of_polygons_is_drawn_as_a_fill_and_an_outline(
+        live_server: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(live_server + "/observatoire?points=communes-val-sauvage")
+    wait_drawn(page)
+    page.wait_for_function("""['fills-communes-val-sauvage', 'outlines-communes-val-sauvage']
+        .every((id) => window.observatory.map.getLayer(id)
+                       && window.observatory.map.queryRenderedFeatures({layers: [id]}).length > 0)""",
+                           timeout=30_000)
+    kinds = page.evaluate("""['fills', 'outlines', 'lines', 'points']
+        .map((k) => window.observatory.map.getLayer(`${k}-communes-val-sauvage`)?.type ?? null)""")
+    assert kinds == ["fill", "line", None, None]
+
+
 @pytest.mark.parametrize("app", [100], indirect=True)
 def test_the_table_of_values_turns_its_pages_without_drawing_the_map_again(
-        live_server: str, page) -> None:  # type: ignore[no-untyped-def]
+        live_server: str, member_page) -> None:  # type: ignore[no-untyped-def]
+    page = member_page  # a signed-in analyst: the demo's jobseekers data are restricted
     page.goto(live_server + f"/observatoire?indicator={RATE}&level=iris")
     wait_drawn(page)
     rows = page.locator(".obs-table tbody tr")

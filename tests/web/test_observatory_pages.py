@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from mutuelle.app import create_app
 from mutuelle.core.config import Settings
 
-from http_testing import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK, admin_key  # type: ignore[import-not-found]
 
 RATE = "demandeurs-pour-100-actifs"      # has secret IRIS
 OTHER = "taux-non-recours-c2s"
@@ -177,8 +177,9 @@ def table_codes(html: str) -> list[str]:
 
 
 def test_the_table_of_values_is_read_page_by_page(demo_home: Path) -> None:
-    app = create_app(Settings(home=demo_home, duckdb_memory_limit="512MB", table_rows=100))
-    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
+    settings = Settings(home=demo_home, duckdb_memory_limit="512MB", table_rows=100)
+    with TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False,
+                    headers=admin_key(settings)) as client:
         params = {"indicator": RATE, "level": "iris"}
         everything = published(client, RATE, "iris")
         names = {code: row["name"] for code, row in everything.items()}
@@ -224,6 +225,80 @@ def test_manual_breaks_are_used_for_the_manual_method_only(demo_api: TestClient)
     other = demo_api.get("/observatoire", params={"indicator": RATE, "method": "quantile",
                                              "breaks": "5;10;15"})
     assert other.status_code == 200
+
+
+def legend_notes(html: str) -> dict[str, str]:
+    """The notes of the legend on the classes made: code -> text."""
+    return {code: re.sub(r"\s+", " ", html_lib.unescape(text)).strip() for code, text in
+            re.findall(r'<p class="alert alert-info" data-class-note="(\w+)">(.*?)</p>', html, re.S)}
+
+
+@pytest.fixture(scope="module")
+def four_values(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> TestClient:
+    """A portal whose only indicator, hence the map's default, has 4 distinct values over
+    Lyon's 358 IRIS (the map page once answered 400 to everyone there)."""
+    from mutuelle.catalog import repository as repo
+    from mutuelle.geo.referential import import_territories
+    from mutuelle.ingest.service import import_file
+    from mutuelle.observatory.indicators import define_indicator
+
+    home = tmp_path_factory.mktemp("four_values")
+    settings = Settings(home=home / "home", duckdb_memory_limit="512MB")
+    app = create_app(settings)
+    iris = fixtures_dir / "geo" / "iris-lyon-2012.geojson"
+    codes = sorted(f["properties"]["id"] for f in json.loads(iris.read_text())["features"])
+    csv = home / "logements.csv"
+    csv.write_text("code_iris;logements\n" + "".join(
+        f"{code};{100 * (1 + i % 4)}\n" for i, code in enumerate(codes)), encoding="utf-8")
+    with app.state.sessions() as session:
+        import_territories(session, settings, iris, level="iris", vintage=2012, cog=False)
+        org = repo.create_organisation(session, name="Ville", slug="ville")
+        dataset = repo.create_dataset(session, organisation=org, title="Logements",
+                                      slug="logements")
+        session.commit()
+        import_file(session, settings, dataset, csv)
+        repo.publish_dataset(session, dataset)
+        define_indicator(session, id="logements", label="Logements", dataset="logements",
+                         numerator="logements", code_column="code_iris", vintage=2012)
+        session.commit()
+    return TestClient(app, client=LOOPBACK, raise_server_exceptions=False)
+
+
+def test_a_default_indicator_with_fewer_values_than_classes_opens_with_a_note(
+        four_values: TestClient) -> None:
+    page = four_values.get("/observatoire")   # 5 quantile classes by default
+    assert page.status_code == 200, page.text
+    view = embedded(page.text, "map-data")["choropleth"]
+    assert view["classes_asked"] == 5 and view["classes"] == len(view["colors"]) == 4
+    assert view["counts"] == [90, 90, 89, 89]
+    assert legend_notes(page.text) == {
+        "few_values": "Seulement 4 valeurs distinctes : 4 classes au lieu de 5."}
+    assert "4 classes" in main_text(page.text) and 'role="alert"' not in page.text
+    english = four_values.get("/observatoire", params={"lang": "en", "classes": 9,
+                                                       "method": "jenks"})
+    assert legend_notes(english.text) == {
+        "few_values": "Only 4 distinct values: 4 classes instead of 9."}
+    panel = four_values.get("/observatoire/panneau", params={"method": "equal"})
+    assert panel.status_code == 200 and "few_values" in legend_notes(panel.text)
+    api = four_values.get("/api/indicators/logements/classes", params={"classes": 6}).json()
+    assert (api["classes"], api["classes_asked"]) == (4, 6) and "there are 4" in api["note"]
+
+
+def test_manual_breaks_that_do_not_fit_are_a_note_not_an_error_page(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire", params={"indicator": RATE, "method": "manual",
+                                                 "classes": 4, "breaks": "15;5;10;500"})
+    assert page.status_code == 200, page.text
+    assert embedded(page.text, "map-data")["choropleth"]["breaks"][1:4] == [5, 10, 15]
+    notes = legend_notes(page.text)
+    assert list(notes) == ["breaks_order", "breaks_count", "breaks_outside"]
+    assert notes["breaks_order"] == ("Les seuils choisis ont été remis dans l’ordre croissant, "
+                                     "sans doublon.")
+    assert notes["breaks_outside"].startswith("Un seuil hors des valeurs (de ")
+    assert notes["breaks_outside"].endswith("laisserait une classe vide : il est ignoré (500).")
+    # saved as a scenario, the same state opens with the same notes
+    sid = save(demo_api, method="manual", classes=4, breaks=[15, 5, 10, 500])
+    assert list(legend_notes(demo_api.get(f"/s/{sid}").text)) == list(notes)
+    assert list(legend_notes(demo_api.get(f"/s/{sid}/embed").text)) == list(notes)
 
 
 @pytest.mark.parametrize(("params", "word"), [
@@ -345,8 +420,9 @@ def test_anonymous_visitors_see_no_save_form_and_may_not_post_one(
         demo_api: TestClient, demo_public_api: TestClient) -> None:
     assert 'id="scenario-form"' in demo_api.get("/observatoire").text
     assert 'id="scenario-form"' not in demo_public_api.get("/observatoire").text
+    demo_public_api.cookies.clear()  # a visitor without cookies: no CSRF nonce, only rights decide
     response = demo_public_api.post("/scenarios", data={"title": "x", "state": json.dumps({"indicator": RATE})})
-    assert response.status_code == 403
+    assert response.status_code == 401 and "Connexion" in response.text
 
 
 def test_a_scenario_form_with_a_bad_state_is_refused(demo_api: TestClient) -> None:
@@ -421,6 +497,9 @@ OFFERS = "offres-emploi-2025"
 COUNT = "demandeurs-emploi"        # a sum, with secret IRIS
 
 
+CONTOURS = ("iris-val-sauvage", "qpv-val-sauvage", "communes-val-sauvage")   # polygons
+
+
 def points_offered(html: str) -> dict[str, bool]:
     """slug -> checked, for each points layer checkbox of the page."""
     return {m.group(1): bool(m.group(2)) for m in re.finditer(
@@ -429,14 +508,15 @@ def points_offered(html: str) -> dict[str, bool]:
 
 def test_the_point_datasets_are_offered_as_layers_and_kept_in_the_address(demo_api: TestClient) -> None:
     page = demo_api.get("/observatoire")
-    assert "Couches de points" in main_text(page.text)
-    # datasets with a geometry of points only: not the contours, not the tables without geometry
-    assert set(points_offered(page.text)) == {SCHOOLS, OFFERS}
-    for other in ("iris-val-sauvage", "communes-val-sauvage", "population-iris-2021"):
-        assert f'value="{other}"' not in page.text
+    assert "Couches de données" in main_text(page.text)
+    # datasets with a geometry: points, and contours drawn as polygons; not the tables without
+    assert set(points_offered(page.text)) == {SCHOOLS, OFFERS, *CONTOURS}
+    assert 'value="population-iris-2021"' not in page.text
     config = embedded(page.text, "map-config")
     assert isinstance(config, dict) and config["points"] == []
     layers = {layer["slug"]: layer for layer in config["point_layers"]}
+    assert layers[SCHOOLS]["kinds"] == ["points"]
+    assert all(layers[slug]["kinds"] == ["polygons"] for slug in CONTOURS)
     assert layers[SCHOOLS]["tiles"].startswith(f"/tiles/datasets/{SCHOOLS}/{{z}}/{{x}}/{{y}}.mvt")
     assert "nom" in layers[SCHOOLS]["tiles"] and layers[SCHOOLS]["label"] == "nom"
     assert layers[SCHOOLS]["color"] != layers[OFFERS]["color"]
@@ -445,10 +525,12 @@ def test_the_point_datasets_are_offered_as_layers_and_kept_in_the_address(demo_a
     for query in (f"points={SCHOOLS}", f"points={SCHOOLS},nope", f"points={SCHOOLS}&points=nope"):
         page = demo_api.get(f"/observatoire?{query}")
         assert page.status_code == 200
-        assert points_offered(page.text) == {SCHOOLS: True, OFFERS: False}
+        assert points_offered(page.text) == {SCHOOLS: True, OFFERS: False,
+                                             **dict.fromkeys(CONTOURS, False)}
         assert embedded(page.text, "map-config")["points"] == [SCHOOLS]  # type: ignore[index]
     page = demo_api.get(f"/observatoire?points={OFFERS},{SCHOOLS}")
-    assert points_offered(page.text) == {SCHOOLS: True, OFFERS: True}
+    assert points_offered(page.text) == {SCHOOLS: True, OFFERS: True,
+                                         **dict.fromkeys(CONTOURS, False)}
     # and the tiles they point to are served
     tile = demo_api.get(layers[SCHOOLS]["tiles"].replace("{z}/{x}/{y}", "0/0/0"))
     assert tile.status_code == 200 and tile.content

@@ -13,7 +13,7 @@ from mutuelle.catalog import repository as repo
 from mutuelle.core.errors import NotFound
 from mutuelle.ingest.service import import_file
 
-from http_testing import LOOPBACK  # type: ignore[import-not-found]
+from http_testing import LOOPBACK, admin_key  # type: ignore[import-not-found]
 
 
 def seed(app, fixtures_dir: Path, title: str, *, file: str | None = "budget_cp1252.csv",  # type: ignore[no-untyped-def]
@@ -245,17 +245,24 @@ def test_anonymous_visitors_see_neither_drafts_nor_editing_forms(
     assert anonymous_client.get(f"/datasets/{draft}").status_code == 404
     page = anonymous_client.get(f"/datasets/{public}")
     assert page.status_code == 200 and "Importer un fichier" not in page.text
-    assert anonymous_client.get("/datasets/new").status_code == 403
+    # pages that need a member send visitors to the sign-in form, and back after
+    for url in ("/datasets/new", f"/datasets/{public}/import"):
+        sent_away = anonymous_client.get(url, follow_redirects=False)
+        assert sent_away.status_code == 303
+        assert sent_away.headers["location"] == f"/connexion?next={url.replace('/', '%2F')}"
+    anonymous_client.cookies.clear()  # a visitor without cookies: no CSRF nonce, rights decide
     assert anonymous_client.post("/datasets/new", data={"organisation": "lyon",
-                                                        "title": "Intrus"}).status_code == 403
-    assert anonymous_client.get(f"/datasets/{public}/import").status_code == 403
+                                                        "title": "Intrus"}).status_code == 401
     assert anonymous_client.get(f"/datasets/{draft}/import").status_code == 404
+    anonymous_client.cookies.clear()
     with (fixtures_dir / "awkward" / "communes_bom.csv").open("rb") as handle:
         sent = anonymous_client.post(f"/datasets/{public}/import", data={"publish": "1"},
                                      files={"file": ("communes.csv", handle, "text/csv")})
-    assert sent.status_code == 403 and "Accès refusé" in sent.text
+    assert sent.status_code == 401 and "Connexion requise" in sent.text
+    anonymous_client.cookies.clear()
     assert anonymous_client.post(f"/datasets/{draft}/publish").status_code == 404
-    assert anonymous_client.post(f"/datasets/{public}/versions/1/publish").status_code == 403
+    anonymous_client.cookies.clear()
+    assert anonymous_client.post(f"/datasets/{public}/versions/1/publish").status_code == 401
 
 
 def test_anonymous_visitors_do_not_see_draft_versions(
@@ -411,7 +418,8 @@ def test_a_file_over_the_size_limit_gives_413_with_the_form(settings, fixtures_d
 
     app = create_app(settings.with_(max_upload_bytes=1000))
     slug = seed(app, fixtures_dir, "Budget", file=None, publish=False)
-    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False) as client:
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False,
+                    headers=admin_key(app.state.settings)) as client:
         sent = _upload(client, slug, fixtures_dir / "awkward" / "budget_cp1252.csv")
     assert sent.status_code == 413
     assert "Le fichier n’a pas été importé" in sent.text and "1,000 bytes" in sent.text

@@ -5,7 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from mutuelle.catalog import observatory_models  # noqa: F401  (registers the tables)
+from mutuelle.catalog import (  # noqa: F401  (register the tables)
+    discussion_models,
+    members_models,
+    observatory_models,
+)
 from mutuelle.catalog.models import Base
 
 config = context.config

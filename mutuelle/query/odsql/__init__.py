@@ -1,420 +1,61 @@
 """ODSQL (Opendatasoft Explore v2.1 query language) → SQLGlot SELECT for DuckDB.
 
-Three stages with the tree as contract: ``lexer``/``parser`` build ``ast`` nodes, ``compile``
-turns them into SQLGlot expressions; this module assembles whole queries.
+Three stages, each with a tree as its contract:
+
+1. parse: ``lexer`` and ``parser`` turn each clause's text into our ``ast`` nodes;
+2. tree: ``plan`` (whole requests) and ``compile`` (expressions, by node-class tables) turn
+   them into one SQLGlot ``SELECT`` (``fulltext`` holds the text-matching rules, which other
+   searches reuse through ``text_search``);
+3. generate: ``generate.to_sql`` writes that tree as DuckDB SQL.
+
+This module only re-exports the public names.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
-from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
-
-from sqlglot import exp
-
-from mutuelle.core.errors import QueryError
 from mutuelle.query.odsql import ast
-from mutuelle.query.odsql.compile import (
-    BOOLEAN,
-    DATE,
-    DATETIME,
-    DECIMAL,
-    GEOMETRY,
-    INTEGER,
-    TEXT,
-    Compiler,
-    Typed,
-    UnknownField,
-    column,
-    fn,
-    has_aggregate,
-)
-from mutuelle.query.odsql.functions import AGGREGATE, FUNCTIONS, parse_when
-from mutuelle.query.odsql.lexer import check_text
-from mutuelle.query.odsql.parser import (
-    parse_group_by,
-    parse_order_by,
-    parse_select,
-    parse_where,
+from mutuelle.query.odsql.compile import UnknownField
+from mutuelle.query.odsql.fulltext import text_search
+from mutuelle.query.odsql.generate import to_sql
+from mutuelle.query.odsql.parser import parse_group_by, parse_order_by, parse_select, parse_where
+from mutuelle.query.odsql.plan import (
+    FACET_SORTS,
+    MAX_PAGE_ROWS,
+    ROW_ALIAS,
+    Plan,
+    QueryRequest,
+    build_count,
+    build_facet,
+    build_query,
+    check_page,
+    compile_filters,
+    compile_refine,
+    compile_where,
+    is_grouped,
+    plan,
 )
 
 __all__ = [
+    "FACET_SORTS",
+    "MAX_PAGE_ROWS",
     "ROW_ALIAS",
+    "Plan",
     "QueryRequest",
     "UnknownField",
+    "ast",
     "build_count",
     "build_facet",
     "build_query",
+    "check_page",
+    "compile_filters",
+    "compile_refine",
+    "compile_where",
+    "is_grouped",
     "parse_group_by",
     "parse_order_by",
     "parse_select",
     "parse_where",
+    "plan",
+    "text_search",
+    "to_sql",
 ]
-
-#: Alias of the source table in generated SQL (``random(seed)`` hashes the whole row).
-ROW_ALIAS = "__odsql_row"
-FACET_SORTS = ("count", "-count", "value", "-value", "alphanum", "-alphanum", "num", "-num")
-_DATE_LEVELS = {"year": "%Y", "month": "%Y/%m", "day": "%Y/%m/%d"}
-
-
-@dataclass
-class QueryRequest:
-    """The ODSQL parameters of one records, aggregates or exports call."""
-
-    select: str | None = None
-    where: list[str] = field(default_factory=list)  # several where params are ANDed
-    group_by: str | None = None
-    order_by: str | None = None
-    limit: int | None = None
-    offset: int = 0
-    refine: list[str] = field(default_factory=list)   # "field:value"
-    exclude: list[str] = field(default_factory=list)  # "field:value"
-    timezone: str = "UTC"
-
-
-@dataclass
-class _Plan:
-    """A request compiled clause by clause, before it becomes one SELECT."""
-
-    filters: exp.Expr | None
-    outputs: list[tuple[str, Typed]]
-    group_keys: list[exp.Expr]
-    aggregated: bool
-    order: list[exp.Ordered]
-
-
-@lru_cache(maxsize=1)
-def _zone_names() -> frozenset[str]:
-    # DuckDB (ICU) has no "localtime", the machine's zone, which would not be portable anyway.
-    return (frozenset(available_timezones()) | {"UTC"}) - {"localtime"}
-
-
-def _zone(name: str) -> ZoneInfo:
-    if name not in _zone_names():
-        raise QueryError(f"unknown time zone {name!r}", clause="timezone")
-    return ZoneInfo(name)
-
-
-def _compiler(schema: dict[str, str], req: QueryRequest, clause: str,
-              aliases: dict[str, Typed] | None = None) -> Compiler:
-    return Compiler(schema, clause=clause, tz=_zone(req.timezone), tz_name=req.timezone,
-                    aliases=aliases)
-
-
-def _from(source: exp.Expr) -> tuple[exp.Expr, str]:
-    """The source as a FROM item with an alias (kept if it had one)."""
-    if isinstance(source, (exp.Table, exp.Subquery)) and source.alias:
-        return source.copy(), source.alias
-    if isinstance(source, (exp.Table, exp.Subquery)):
-        item = source.copy()
-    else:
-        item = exp.Table(this=source.copy())
-    item.set("alias", exp.TableAlias(this=exp.to_identifier(ROW_ALIAS)))
-    return item, ROW_ALIAS
-
-
-# -- filters ---------------------------------------------------------------------------------
-
-def compile_where(texts: list[str], schema: dict[str, str], req: QueryRequest
-                  ) -> list[exp.Expr]:
-    """The conditions of the where clauses (blank ones are ignored)."""
-    compiler = _compiler(schema, req, "where")
-    return [compiler.condition(parse_where(t)) for t in texts if t.strip()]
-
-
-def compile_refine(text: str, schema: dict[str, str], req: QueryRequest,
-                   clause: str = "refine") -> exp.Expr:
-    """``field:value`` as an equality, or a period prefix for dates (``2024/05``)."""
-    check_text(text, clause)
-    name, sep, value = text.partition(":")
-    if not sep:
-        raise QueryError("expected field:value", clause=clause, position=0)
-    kind = schema.get(name)
-    if kind is None:
-        raise UnknownField(name, clause=clause, position=0)
-    compiler = _compiler(schema, req, clause)
-    col, pos = Typed(column(name), kind), len(name) + 1
-    literal: exp.Expr
-    try:
-        if kind in (DATE, DATETIME):
-            return compiler.period(col, parse_when(value, clause=clause, position=pos))
-        if kind == INTEGER:
-            literal = exp.Literal.number(int(value))
-        elif kind == DECIMAL:
-            number = float(value)
-            if not math.isfinite(number):
-                raise ValueError(value)
-            literal = compiler.number(number).sql
-        elif kind == BOOLEAN:
-            flags = {"true": True, "1": True, "false": False, "0": False}
-            literal = exp.Boolean(this=flags[value.strip().lower()])
-        elif kind == TEXT:
-            literal = exp.Literal.string(value)
-        else:
-            raise QueryError(f"cannot refine on a {kind} field", clause=clause, position=0)
-    except (ValueError, KeyError) as exc:
-        raise QueryError(f"{value!r} is not a valid {kind}", clause=clause,
-                         position=pos) from exc
-    return exp.EQ(this=col.sql, expression=literal)
-
-
-def compile_filters(req: QueryRequest, schema: dict[str, str]) -> exp.Expr | None:
-    """where clauses, refines and excludes ANDed together (None when there are none)."""
-    parts = compile_where(req.where, schema, req)
-    parts += [compile_refine(r, schema, req) for r in req.refine]
-    for text in req.exclude:
-        cond = compile_refine(text, schema, req, "exclude")
-        parts.append(exp.Not(this=fn("coalesce", cond, exp.Boolean(this=False))))
-    return exp.and_(*parts) if parts else None
-
-
-# -- select, group_by, order_by ---------------------------------------------------------------
-
-def _copy(typed: Typed) -> Typed:
-    return replace(typed, sql=typed.sql.copy())
-
-
-def _ungrouped(node: ast.Node, keys: set[ast.Node], aliases: set[str]) -> ast.Node | None:
-    """A field (or a search over all text fields) outside aggregates and group keys."""
-    stack: list[tuple[ast.Node, ast.Node | None]] = [(node, None)]
-    while stack:
-        current, parent = stack.pop()
-        if current in keys:
-            continue
-        if isinstance(current, ast.Call) and FUNCTIONS[current.name].kind == AGGREGATE:
-            continue
-        if isinstance(current, ast.Field) and current.name in aliases:
-            continue
-        if isinstance(current, (ast.Field, ast.Star)):
-            return current
-        if isinstance(current, ast.String) and isinstance(parent, (ast.BoolOp, ast.Unary)):
-            return current
-        if isinstance(current, ast.Call) and current.name == "search" and len(current.args) == 1:
-            return current
-        stack.extend((child, current) for child in ast.children(current))
-    return None
-
-
-def _describe(node: ast.Node) -> str:
-    if isinstance(node, ast.Field):
-        return f"field '{node.name}'"
-    return "'*'" if isinstance(node, ast.Star) else "a search over all text fields"
-
-
-def _expand_select(items: list[ast.SelectItem | ast.FieldPattern], schema: dict[str, str]
-                   ) -> list[ast.SelectItem]:
-    """``*``, ``include()`` and ``exclude()`` replaced by the fields they name."""
-    excluded = [i.pattern for i in items if isinstance(i, ast.FieldPattern) and not i.include]
-    expanded: list[ast.SelectItem] = []
-    if all(isinstance(i, ast.FieldPattern) and not i.include for i in items):
-        items = [ast.SelectItem(ast.Star())]
-    for item in items:
-        if isinstance(item, ast.FieldPattern):
-            if item.include:
-                expanded += [ast.SelectItem(ast.Field(n, item.pos), None, n, item.pos)
-                             for n in schema if fnmatchcase(n, item.pattern)
-                             and not any(fnmatchcase(n, p) for p in excluded)]
-        elif isinstance(item.expr, ast.Star):
-            expanded += [ast.SelectItem(ast.Field(n, item.pos), None, n, item.pos)
-                         for n in schema if not any(fnmatchcase(n, p) for p in excluded)]
-        else:
-            expanded.append(item)
-    return expanded
-
-
-def _add_output(outputs: list[tuple[str, Typed]], seen: dict[str, ast.Node], name: str,
-                typed: Typed, node: ast.Node, clause: str) -> None:
-    if name in seen:
-        if seen[name] == node:
-            return
-        raise QueryError(f"two columns are named '{name}'; give one an alias", clause=clause,
-                         position=node.pos)
-    seen[name] = node
-    outputs.append((name, typed))
-
-
-def _plan(req: QueryRequest, schema: dict[str, str]) -> _Plan:
-    filters = compile_filters(req, schema)
-    outputs: list[tuple[str, Typed]] = []
-    seen: dict[str, ast.Node] = {}
-    groups: dict[ast.Node, Typed] = {}
-    aliases: dict[str, Typed] = {}
-    if req.group_by and req.group_by.strip():
-        compiler = _compiler(schema, req, "group_by")
-        for item in parse_group_by(req.group_by):
-            typed = compiler.group_expr(item.expr)
-            typed = replace(typed, constant=compiler.is_constant(item.expr))
-            groups[item.expr] = typed
-            if item.alias:
-                aliases[item.alias] = typed
-            _add_output(outputs, seen, item.name, typed, item.expr, "group_by")
-    grouped = bool(groups)
-    select_items = _expand_select(parse_select(req.select), schema) \
-        if req.select and req.select.strip() else ([] if grouped else _expand_select(
-            [ast.SelectItem(ast.Star())], schema))
-    compiler = _compiler(schema, req, "select", aliases)
-    compiled = [(item, _copy(groups[item.expr]) if item.expr in groups
-                 else replace(compiler.expr(item.expr), constant=compiler.is_constant(item.expr)))
-                for item in select_items]
-    aggregated = grouped or any(has_aggregate(item.expr) for item in select_items)
-    for item, typed in compiled:
-        if aggregated:
-            bad = _ungrouped(item.expr, set(groups), set(aliases))
-            if bad is not None:
-                raise QueryError(f"{_describe(bad)} must be in group_by or inside an aggregate",
-                                 clause="select", position=bad.pos)
-        if isinstance(item.expr, ast.Field) and item.expr.name in aliases \
-                and item.name == item.expr.name:
-            continue  # the group_by alias is already an output column
-        _add_output(outputs, seen, item.name, typed, item.expr, "select")
-    if not outputs:
-        raise QueryError("the select leaves no column", clause="select", position=0)
-    order = _order(req, schema, outputs, groups, aliases, aggregated)
-    # A constant GROUP BY key is a no-op, and DuckDB would read an integer one as a position.
-    keys = [t.sql.copy() for t in groups.values() if not t.constant]
-    return _Plan(filters, outputs, keys, aggregated, order)
-
-
-def _order(req: QueryRequest, schema: dict[str, str], outputs: list[tuple[str, Typed]],
-           groups: dict[ast.Node, Typed], aliases: dict[str, Typed], aggregated: bool
-           ) -> list[exp.Ordered]:
-    if not req.order_by or not req.order_by.strip():
-        return []
-    by_name = dict(outputs)
-    compiler = _compiler(schema, req, "order_by", aliases)
-    order: list[exp.Ordered] = []
-    for item in parse_order_by(req.order_by):
-        node = item.expr
-        if isinstance(node, ast.Call) and node.name == "random":
-            key = _random_key(node, groups, aggregated, compiler)
-            if key is not None:
-                order.append(exp.Ordered(this=key, desc=item.descending, nulls_first=False))
-            continue
-        name = node.name if isinstance(node, ast.Field) else item.text
-        if name in by_name:
-            typed = by_name[name]
-        elif node in groups:
-            typed = groups[node]
-        else:
-            typed = replace(compiler.expr(node), constant=compiler.is_constant(node))
-            bad = _ungrouped(node, set(groups), set(aliases)) if aggregated else None
-            if bad is not None:
-                raise QueryError("order_by on a grouped query takes group_by or aggregate "
-                                 "expressions", clause="order_by", position=bad.pos)
-            if not aggregated and has_aggregate(node):
-                raise QueryError("aggregates in order_by need group_by or an aggregate select",
-                                 clause="order_by", position=node.pos)
-        if typed.type == GEOMETRY:
-            raise QueryError("cannot order by a geometry", clause="order_by", position=node.pos)
-        if typed.constant:  # a no-op, and DuckDB would read an integer as a column position
-            continue
-        order.append(exp.Ordered(this=typed.sql.copy(), desc=item.descending,
-                                 nulls_first=False))
-    return order
-
-
-def _random_key(node: ast.Call, groups: dict[ast.Node, Typed], aggregated: bool,
-                compiler: Compiler) -> exp.Expr | None:
-    """``random()`` or ``random(seed)``: a hash of the row (or group) and the seed."""
-    if not node.args:
-        return fn("random")
-    seed = node.args[0]
-    if not isinstance(seed, ast.Number) or not isinstance(seed.value, int):
-        raise compiler.error("random() takes a whole number seed", seed)
-    if aggregated and not groups:
-        return None
-    keys = [t.sql.copy() for t in groups.values()] if groups else [exp.column(ROW_ALIAS)]
-    return fn("hash", *keys, exp.Literal.number(seed.value))
-
-
-# -- public entry points ----------------------------------------------------------------------
-
-def _check_paging(req: QueryRequest) -> None:
-    if req.limit is not None and req.limit < 0:
-        raise QueryError("limit must be 0 or more", clause="limit", position=0)
-    if req.offset < 0:
-        raise QueryError("offset must be 0 or more", clause="offset", position=0)
-
-
-def build_query(req: QueryRequest, schema: dict[str, str], source: exp.Expr
-                ) -> exp.Select:
-    """The SELECT answering an ODSQL request on ``source`` (a table or a read_parquet call)."""
-    _check_paging(req)
-    plan = _plan(req, schema)
-    src, row_alias = _from(source)
-    query = exp.select(*(exp.alias_(typed.sql, name, quoted=True)
-                         for name, typed in plan.outputs)).from_(src)
-    if plan.filters is not None:
-        query = query.where(plan.filters)
-    if plan.group_keys:
-        query = query.group_by(*plan.group_keys)
-    if plan.order:
-        if row_alias != ROW_ALIAS:
-            for ordered in plan.order:
-                for col in ordered.find_all(exp.Column):
-                    if col.name == ROW_ALIAS:
-                        col.replace(exp.column(row_alias))
-        query = query.order_by(*plan.order)
-    if req.limit is not None:
-        query = query.limit(req.limit)
-    if req.offset:
-        query = query.offset(req.offset)
-    return query
-
-
-def build_count(req: QueryRequest, schema: dict[str, str], source: exp.Expr
-                ) -> exp.Select:
-    """``total_count`` of the same request: rows matched, or groups when grouped."""
-    plan = _plan(replace(req, order_by=None, limit=None, offset=0), schema)
-    count = exp.alias_(exp.Count(this=exp.Star()), "total_count", quoted=True)
-    if not plan.aggregated:
-        src, _ = _from(source)
-        query = exp.select(count).from_(src)
-        return query.where(plan.filters) if plan.filters is not None else query
-    inner = build_query(replace(req, order_by=None, limit=None, offset=0), schema, source)
-    return exp.select(count).from_(inner.subquery("odsql_groups"))
-
-
-def build_facet(field_name: str, req: QueryRequest, schema: dict[str, str],
-                source: exp.Expr, *, sort: str = "-count", limit: int | None = None,
-                date_level: str = "year") -> exp.Select:
-    """``value``/``count`` pairs of one field, honouring where, refine and exclude.
-
-    Dates facet by year (or ``date_level`` month/day) as ``2024``, ``2024/05``... the very
-    text ``refine`` accepts.
-    """
-    kind = schema.get(field_name)
-    if kind is None:
-        raise UnknownField(field_name, clause="facet")
-    if kind == GEOMETRY:
-        raise QueryError("cannot facet on a geometry field", clause="facet")
-    if sort not in FACET_SORTS:
-        raise QueryError(f"facet sort must be one of {', '.join(FACET_SORTS)}", clause="facet")
-    if date_level not in _DATE_LEVELS:
-        raise QueryError("date_level must be year, month or day", clause="facet")
-    if limit is not None and limit < 0:
-        raise QueryError("limit must be 0 or more", clause="facet")
-    compiler = _compiler(schema, req, "facet")
-    col = Typed(column(field_name), kind)
-    value = col.sql
-    if kind in (DATE, DATETIME):
-        value = fn("strftime", compiler.local_time(col),
-                   exp.Literal.string(_DATE_LEVELS[date_level]))
-    filters = compile_filters(req, schema)
-    present = exp.Not(this=exp.Is(this=col.sql.copy(), expression=exp.Null()))
-    src, _ = _from(source)
-    count = exp.Count(this=exp.Star())
-    query = (exp.select(exp.alias_(value, "value", quoted=True),
-                        exp.alias_(count, "count", quoted=True))
-             .from_(src)
-             .where(exp.and_(filters, present) if filters is not None else present)
-             .group_by(value.copy()))
-    by_value = exp.Ordered(this=value.copy(), desc=sort.startswith("-") and "count" not in sort,
-                           nulls_first=False)
-    if "count" in sort:
-        query = query.order_by(exp.Ordered(this=count.copy(), desc=sort == "-count"), by_value)
-    else:
-        query = query.order_by(by_value)
-    return query.limit(limit) if limit is not None else query

@@ -6,8 +6,9 @@ its clause text and is left out of equality, so two trees compare by meaning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,15 @@ class BoolOp:
 
 
 @dataclass(frozen=True)
+class Keyword:
+    """A ``name=value`` argument of a function that takes some (``now(days=-7)``)."""
+
+    name: str
+    value: Node
+    pos: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class Call:
     """A function call; the name is lower case and known to ``functions.py``."""
 
@@ -110,6 +120,7 @@ class Call:
     args: tuple[Node, ...]
     distinct: bool = False
     pos: int = field(default=0, compare=False)
+    keywords: tuple[Keyword, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,7 +168,7 @@ class Is:
 
 Node: TypeAlias = (
     Field | Star | String | Number | Boolean | DateLit | GeomLit | Quantity
-    | Unary | Binary | BoolOp | Call | InList | InRange | Like | Is
+    | Unary | Binary | BoolOp | Call | Keyword | InList | InRange | Like | Is
 )
 
 
@@ -202,20 +213,26 @@ class OrderItem:
 GroupItem = SelectItem
 
 
+#: The sub-expressions of each node class that has some (the others are leaves).
+_CHILDREN: dict[type[Node], Callable[[Any], tuple[Node, ...]]] = {
+    Unary: lambda node: (node.operand,),
+    Binary: lambda node: (node.left, node.right),
+    BoolOp: lambda node: node.operands,
+    Call: lambda node: (*node.args, *node.keywords),
+    Keyword: lambda node: (node.value,),
+    InList: lambda node: (node.operand, *node.items),
+    InRange: lambda node: tuple(n for n in (node.operand, node.low, node.high) if n is not None),
+    Like: lambda node: (node.operand,),
+    Is: lambda node: (node.operand,),
+}
+
+
 def children(node: Node) -> tuple[Node, ...]:
     """The sub-expressions of a node, for walks that do not care about its kind."""
-    if isinstance(node, Unary):
-        return (node.operand,)
-    if isinstance(node, Binary):
-        return (node.left, node.right)
-    if isinstance(node, BoolOp):
-        return node.operands
-    if isinstance(node, Call):
-        return node.args
-    if isinstance(node, InList):
-        return (node.operand, *node.items)
-    if isinstance(node, InRange):
-        return tuple(n for n in (node.operand, node.low, node.high) if n is not None)
-    if isinstance(node, (Like, Is)):
-        return (node.operand,)
-    return ()
+    found = _CHILDREN.get(type(node))
+    return () if found is None else found(node)
+
+
+def is_bare_search(node: Node, parent: Node | None) -> bool:
+    """Whether ``node`` is a string under and/or/not: a search over every text field."""
+    return isinstance(node, String) and isinstance(parent, (BoolOp, Unary))

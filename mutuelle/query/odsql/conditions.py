@@ -1,12 +1,18 @@
-"""ODSQL conditions: boolean logic, comparisons, in, like, is, and the text filters."""
+"""ODSQL conditions: boolean logic, comparisons, in, like, is, and the text filters (whose
+matching rules live in ``fulltext``)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from sqlglot import exp
 
 from mutuelle.query.odsql import ast
+from mutuelle.query.odsql.fulltext import checked, like_terms, match_terms, text_search
 from mutuelle.query.odsql.functions import When
 from mutuelle.query.odsql.typed import (
+    ARITHMETIC,
     BOOLEAN,
     GEOMETRY,
     NUMERIC,
@@ -16,48 +22,53 @@ from mutuelle.query.odsql.typed import (
     Typed,
     column,
     fn,
-    fold,
     paren,
 )
 
 
 class Conditions(CompilerPart):
-    """The condition part of ``Compiler``: where clauses, ``search`` and ``startswith``."""
+    """The condition part of ``Compiler``: where clauses, ``search``, ``suggest``,
+    ``startswith``."""
 
     # -- conditions ---------------------------------------------------------------------
     def condition(self, node: ast.Node) -> exp.Expr:
         """Compile ``node`` where a boolean is expected (a bare string is a search)."""
-        if isinstance(node, ast.String):
-            return self.search(node.value, None)
-        if isinstance(node, ast.BoolOp):
-            parts = [self.condition(op) for op in node.operands]
-            return exp.and_(*parts) if node.op == "and" else exp.or_(*parts)
-        if isinstance(node, ast.Unary) and node.op == "not":
-            return exp.Not(this=paren(self.condition(node.operand)))
-        if isinstance(node, ast.Binary) and node.op not in "+-*/":
-            return self.comparison(node)
-        if isinstance(node, ast.InList):
-            return self.in_list(node)
-        if isinstance(node, ast.InRange):
-            return self.in_range(node)
-        if isinstance(node, ast.Like):
-            return self.like(node)
-        if isinstance(node, ast.Is):
-            return self.is_(node)
+        handler = _CONDITIONS.get(type(node))
+        return handler(self, node) if handler is not None else self.boolean_value(node)
+
+    def boolean_value(self, node: ast.Node) -> exp.Expr:
+        """A value used as a condition: it must be a boolean."""
         typed = self.expr(node)
         if typed.type != BOOLEAN:
             raise self.error(f"expected a condition, found a value of type {typed.type}", node)
         return typed.sql
 
+    def bare_search(self, node: ast.String) -> exp.Expr:
+        """A string alone: ``search()`` over every text field."""
+        return text_search(node.value, self.text_columns(), clause=self.clause,
+                           position=node.pos)
+
+    def bool_op(self, node: ast.BoolOp) -> exp.Expr:
+        """``and`` / ``or``."""
+        parts = [self.condition(op) for op in node.operands]
+        return exp.and_(*parts) if node.op == "and" else exp.or_(*parts)
+
+    def negation(self, node: ast.Unary) -> exp.Expr:
+        """``not x`` (``-x`` is a value)."""
+        if node.op != "not":
+            return self.boolean_value(node)
+        return exp.Not(this=paren(self.condition(node.operand)))
+
+    def binary_condition(self, node: ast.Binary) -> exp.Expr:
+        """A comparison (arithmetic is a value)."""
+        return self.boolean_value(node) if node.op in ARITHMETIC else self.comparison(node)
+
     def comparison(self, node: ast.Binary) -> exp.Expr:
         """``= != < <= > >=`` and ``:`` (a date period prefix when the field is a date)."""
         left = self.expr(node.left)
-        if node.op == ":" and left.type in TEMPORAL and isinstance(
-                node.right, (ast.String, ast.Number, ast.DateLit)):
-            value = node.right
-            text = (value.text if isinstance(value, ast.DateLit) else str(value.value)
-                    if isinstance(value, ast.Number) else value.value)
-            return self.period(left, self.when(text, value))
+        period_text = _PERIOD_TEXT.get(type(node.right))
+        if node.op == ":" and left.type in TEMPORAL and period_text is not None:
+            return self.period(left, self.when(period_text(node.right), node.right))
         if node.op == ":" and isinstance(node.right, ast.Field) \
                 and node.right.name not in self.schema and node.right.name not in self.aliases:
             right = Typed(exp.Literal.string(node.right.name), TEXT)  # field:word
@@ -114,22 +125,14 @@ class Conditions(CompilerPart):
         return exp.Not(this=paren(sql)) if node.negated else sql
 
     def like(self, node: ast.Like) -> exp.Expr:
-        """``x like "pat*"``: ``*`` is any run of characters; case and accents ignored."""
+        """``x like "word"``: x holds that word (``*`` is any run of letters, ``"dev*"`` any
+        word starting with dev); several words must all be there; case and accents ignored."""
         left = self.expr(node.operand)
         self.require(left, frozenset({TEXT}), node.operand, "like")
-        out, i, pat = [], 0, node.pattern
-        while i < len(pat):
-            ch = pat[i]
-            if ch == "\\" and i + 1 < len(pat) and pat[i + 1] == "*":
-                out.append("*")
-                i += 2
-                continue
-            out.append("%" if ch == "*" else "\\" + ch if ch in "%_\\" else ch)
-            i += 1
-        pattern = fold(exp.Literal.string("".join(out)))
-        sql: exp.Expr = exp.Escape(
-            this=exp.Like(this=fold(left.sql), expression=pattern),
-            expression=exp.Literal.string("\\"))
+        terms = checked(like_terms(node.pattern), clause=self.clause, position=node.pos)
+        if not terms:
+            raise self.error("like needs a pattern with at least one letter or digit", node)
+        sql = match_terms(terms, [left.sql])
         return exp.Not(this=paren(sql)) if node.negated else sql
 
     def is_(self, node: ast.Is) -> exp.Expr:
@@ -145,36 +148,56 @@ class Conditions(CompilerPart):
         return exp.Not(this=paren(sql)) if node.negated else sql
 
     # -- text filters -------------------------------------------------------------------
-    def search_call(self, node: ast.Call) -> exp.Expr:
-        """``search("text")`` or ``search(field, ..., "text")``."""
+    def text_columns(self) -> list[exp.Expr]:
+        """Every text field, where a search names none (or ``*``)."""
+        return [column(name) for name, kind in self.schema.items() if kind == TEXT]
+
+    def searched(self, node: ast.Call) -> tuple[list[exp.Expr], str]:
+        """The fields and the text of ``name([field, ...|*,] "text")``."""
         *fields, text = node.args
         if not isinstance(text, ast.String):
-            raise self.error("search() ends with a quoted text", text)
+            raise self.error(f"{node.name}() ends with a quoted text", text)
+        if not fields or (len(fields) == 1 and isinstance(fields[0], ast.Star)):
+            return self.text_columns(), text.value
         columns = []
         for f in fields:
+            if isinstance(f, ast.Star):
+                raise self.error(f"'*' stands alone in {node.name}(): every text field", f)
             typed = self.expr(f)
-            self.require(typed, frozenset({TEXT}), f, "search()")
+            self.require(typed, frozenset({TEXT}), f, f"{node.name}()")
             columns.append(typed.sql)
-        return self.search(text.value, columns or None)
+        return columns, text.value
 
-    def search(self, text: str, columns: list[exp.Expr] | None) -> exp.Expr:
-        """Every word of ``text`` appears in one of the columns (default: all text ones)."""
-        if columns is None:
-            columns = [column(name) for name, kind in self.schema.items() if kind == TEXT]
-        words = text.split()
-        if not words:
-            return exp.Boolean(this=True)
-        if not columns:
-            return exp.Boolean(this=False)
-        haystack = fold(fn("concat_ws", exp.Literal.string(" "), *columns))
-        return exp.and_(*(fn("contains", haystack.copy(), fold(exp.Literal.string(w)))
-                          for w in words))
+    def search_call(self, node: ast.Call) -> exp.Expr:
+        """``search([fields|*,] "text")`` (fuzzy words) or ``suggest(...)`` (word starts)."""
+        columns, text = self.searched(node)
+        return text_search(text, columns, mode=node.name, clause=self.clause,
+                           position=node.args[-1].pos)
 
     def startswith(self, node: ast.Call) -> exp.Expr:
-        """``startswith(field, "prefix")``, case sensitive."""
-        typed = self.expr(node.args[0])
-        self.require(typed, frozenset({TEXT}), node.args[0], "startswith()")
-        prefix = node.args[1]
-        if not isinstance(prefix, ast.String):
-            raise self.error("startswith() needs a quoted prefix", prefix)
-        return fn("starts_with", typed.sql, exp.Literal.string(prefix.value))
+        """``startswith([fields|*,] "prefix")``: one of the fields' whole value starts with the
+        prefix, case and accents kept (as Opendatasoft documents it)."""
+        columns, prefix = self.searched(node)
+        if not columns:
+            return exp.Boolean(this=False)
+        return exp.or_(*(fn("starts_with", col, exp.Literal.string(prefix)) for col in columns))
+
+
+#: How ``Conditions.condition`` compiles each node class (any other: a boolean value).
+_CONDITIONS: dict[type[ast.Node], Callable[[Conditions, Any], exp.Expr]] = {
+    ast.String: Conditions.bare_search,
+    ast.BoolOp: Conditions.bool_op,
+    ast.Unary: Conditions.negation,
+    ast.Binary: Conditions.binary_condition,
+    ast.InList: Conditions.in_list,
+    ast.InRange: Conditions.in_range,
+    ast.Like: Conditions.like,
+    ast.Is: Conditions.is_,
+}
+
+#: The text of a value written after ``date_field:``, read as a period (``2024/05``).
+_PERIOD_TEXT: dict[type[ast.Node], Callable[[Any], str]] = {
+    ast.String: lambda node: node.value,
+    ast.Number: lambda node: str(node.value),
+    ast.DateLit: lambda node: node.text,
+}

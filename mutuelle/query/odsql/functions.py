@@ -5,6 +5,7 @@ A name not listed here is refused by the parser, so no other function can reach 
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
 from dataclasses import dataclass
@@ -22,12 +23,24 @@ ORDERING = "ordering"
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """One function: its kind and how many arguments it takes (None: any number)."""
+    """One function: its kind, how many positional arguments it takes (None: any number) and
+    the ``name=value`` arguments it accepts."""
 
     name: str
     kind: str
     min_args: int
     max_args: int | None
+    keywords: frozenset[str] = frozenset()
+
+
+#: ``now()``'s named arguments (Opendatasoft's, after python-dateutil's relativedelta):
+#: singular names set a part of the current date, plural ones add to it.
+NOW_ABSOLUTE = ("year", "month", "day", "hour", "minute", "second", "microsecond")
+NOW_RELATIVE = ("years", "months", "weeks", "days", "hours", "minutes", "seconds",
+                "microseconds")
+WEEKDAYS = ("mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays",
+            "sundays")
+NOW_KEYWORDS = frozenset((*NOW_ABSOLUTE, *NOW_RELATIVE, "weekday", *WEEKDAYS))
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {spec.name: spec for spec in (
@@ -45,31 +58,52 @@ FUNCTIONS: dict[str, FunctionSpec] = {spec.name: spec for spec in (
     FunctionSpec("hour", SCALAR, 1, 1),
     FunctionSpec("minute", SCALAR, 1, 1),
     FunctionSpec("second", SCALAR, 1, 1),
+    FunctionSpec("envelope", AGGREGATE, 1, 1),
     FunctionSpec("date_format", SCALAR, 2, 2),
-    FunctionSpec("now", SCALAR, 0, 0),
+    FunctionSpec("now", SCALAR, 0, 0, NOW_KEYWORDS),
+    FunctionSpec("lower", SCALAR, 1, 1),
+    FunctionSpec("upper", SCALAR, 1, 1),
+    FunctionSpec("length", SCALAR, 1, 1),
+    FunctionSpec("distance", SCALAR, 2, 3),  # 3 arguments: the legacy within_distance
     FunctionSpec("search", FILTER, 1, None),
-    FunctionSpec("startswith", FILTER, 2, 2),
+    FunctionSpec("suggest", FILTER, 1, None),
+    FunctionSpec("startswith", FILTER, 1, None),
     FunctionSpec("within_distance", FILTER, 3, 3),
     FunctionSpec("in_bbox", FILTER, 5, 5),
     FunctionSpec("intersects", FILTER, 2, 2),
     FunctionSpec("within", FILTER, 2, 2),
     FunctionSpec("disjoint", FILTER, 2, 2),
+    FunctionSpec("geometry", FILTER, 2, 3),  # legacy: geometry(geo, shape[, mode])
     FunctionSpec("range", GROUPING, 2, None),
+    FunctionSpec("geo_cluster", GROUPING, 2, 3),
     FunctionSpec("random", ORDERING, 0, 1),
 )}
 
+#: Legacy modes of ``geometry(field, shape, mode)`` and the predicate each one names.
+GEOMETRY_MODES: dict[str, str] = {
+    "intersects": "intersects", "intersect": "intersects", "within": "within",
+    "disjoint": "disjoint",
+}
+
 #: Metres per distance unit accepted by ``within_distance``.
 DISTANCE_UNITS: dict[str, float] = {
-    "m": 1.0, "km": 1000.0, "mi": 1609.344, "yd": 0.9144, "ft": 0.3048,
+    "m": 1.0, "km": 1000.0, "mi": 1609.344, "yd": 0.9144, "ft": 0.3048, "cm": 0.01,
+    "mm": 0.001,
 }
 
 #: Duration units accepted by ``range(date_field, n unit)``, mapped to DuckDB interval parts.
+#: Units are lower case except ``M`` (month); ``m`` is a minute here and a metre elsewhere.
 DURATION_UNITS: dict[str, str] = {
-    "year": "YEAR", "years": "YEAR", "month": "MONTH", "months": "MONTH",
-    "week": "WEEK", "weeks": "WEEK", "day": "DAY", "days": "DAY",
-    "hour": "HOUR", "hours": "HOUR", "minute": "MINUTE", "minutes": "MINUTE",
-    "second": "SECOND", "seconds": "SECOND",
+    "year": "YEAR", "years": "YEAR", "y": "YEAR", "quarter": "QUARTER",
+    "quarters": "QUARTER", "q": "QUARTER", "month": "MONTH", "months": "MONTH", "M": "MONTH",
+    "week": "WEEK", "weeks": "WEEK", "w": "WEEK", "day": "DAY", "days": "DAY", "d": "DAY",
+    "hour": "HOUR", "hours": "HOUR", "h": "HOUR", "minute": "MINUTE", "minutes": "MINUTE",
+    "m": "MINUTE", "second": "SECOND", "seconds": "SECOND", "s": "SECOND",
+    "millisecond": "MILLISECOND", "milliseconds": "MILLISECOND", "ms": "MILLISECOND",
 }
+#: Unit letters read as units only when written against their number (``1d``, not ``1 d``,
+#: where ``d`` may be a field).
+ADJACENT_UNITS = frozenset({"y", "q", "M", "w", "d", "h", "s", "ms"})
 
 #: Mean Earth radius (IUGG), in metres, for haversine distances.
 EARTH_RADIUS_M = 6_371_008.8
@@ -177,6 +211,58 @@ def parse_when(text: str, *, clause: str, position: int) -> When:
         raise QueryError(f"invalid date {text!r}: {exc}", clause=clause,
                          position=position) from exc
     return When(start, precision, tz)
+
+
+#: Accepted values of ``now()``'s parts that set a component (relative ones: any integer).
+NOW_RANGES: dict[str, tuple[int, int]] = {
+    "year": (1, 9999), "month": (1, 12), "day": (1, 2**31), "hour": (0, 23), "minute": (0, 59),
+    "second": (0, 59), "microsecond": (0, 999_999), "weekday": (0, 6),
+}
+
+
+def shift_now(base: datetime, parts: dict[str, int]) -> datetime:
+    """``base`` with ``now()``'s parts applied as python-dateutil's relativedelta does
+    (Opendatasoft's model): set components first (the day kept within its month), then add
+    years and months, then the other durations, then move to the asked weekday.
+
+    Raises ValueError (or OverflowError) when the result leaves years 1 to 9999.
+    """
+    total = ((parts.get("year", base.year) + parts.get("years", 0)) * 12
+             + parts.get("month", base.month) - 1 + parts.get("months", 0))
+    year, month = divmod(total, 12)
+    if not 1 <= year <= 9999:
+        raise ValueError("year out of range")
+    day = min(parts.get("day", base.day), calendar.monthrange(year, month + 1)[1])
+    moment = base.replace(year=year, month=month + 1, day=day,
+                          hour=parts.get("hour", base.hour),
+                          minute=parts.get("minute", base.minute),
+                          second=parts.get("second", base.second),
+                          microsecond=parts.get("microsecond", base.microsecond))
+    moment += timedelta(weeks=parts.get("weeks", 0), days=parts.get("days", 0),
+                        hours=parts.get("hours", 0), minutes=parts.get("minutes", 0),
+                        seconds=parts.get("seconds", 0),
+                        microseconds=parts.get("microseconds", 0))
+    weekday = _weekday(parts)
+    if weekday is None:
+        return moment
+    target, nth = weekday
+    if nth > 0:
+        jump = (nth - 1) * 7 + (target - moment.weekday()) % 7
+    else:
+        jump = -((-nth - 1) * 7 + (moment.weekday() - target) % 7)
+    return moment + timedelta(days=jump)
+
+
+def _weekday(parts: dict[str, int]) -> tuple[int, int] | None:
+    """The (weekday, nth) to move to: ``weekday=2`` is the next Wednesday (or today), and
+    ``wednesdays=-1`` the last one; of several such parts the last written wins."""
+    chosen = None
+    for name, value in parts.items():
+        if name == "weekday":
+            chosen = (value, 1)
+        elif name in WEEKDAYS:
+            chosen = (WEEKDAYS.index(name), value)
+    return chosen
 
 
 def _parse_offset(zone: str) -> tzinfo:

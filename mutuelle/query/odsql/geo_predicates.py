@@ -1,4 +1,5 @@
-"""Geometry literals and the geographic filters of ODSQL (distance, shapes, bounding box)."""
+"""Geometry literals, the geographic filters of ODSQL (distance, shapes, bounding box) and
+``distance()`` in metres."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from sqlglot import exp
 
 from mutuelle.query.odsql import ast
 from mutuelle.query.odsql.functions import DISTANCE_UNITS, EARTH_RADIUS_M, parse_geometry
-from mutuelle.query.odsql.typed import GEOMETRY, CompilerPart, cast, fn
+from mutuelle.query.odsql.typed import DECIMAL, GEOMETRY, CompilerPart, Typed, fn
+from mutuelle.store.sql import to_literal
 
 
 class GeoPredicates(CompilerPart):
-    """The geometry part of ``Compiler``: geo fields, geom'...' literals, geo filters."""
+    """The geometry part of ``Compiler``: geo fields, geom'...' literals, geo filters,
+    distances."""
 
     def geo_field(self, node: ast.Node) -> exp.Expr:
         """A geometry column, the first argument of every geo function."""
@@ -29,15 +32,32 @@ class GeoPredicates(CompilerPart):
         sql = fn("ST_GeomFromText", exp.Literal.string(geom.wkt))
         return fn("ST_MakeValid", sql) if "Polygon" in geom.kind else sql
 
+    def centre(self, node: ast.Node, what: str) -> tuple[float, float]:
+        """The (lon, lat) of a ``geom'POINT(lon lat)'`` argument."""
+        if not isinstance(node, ast.GeomLit):
+            raise self.error(f"{what} needs a geom'POINT(lon lat)' centre", node)
+        point = parse_geometry(node.text, clause=self.clause, position=node.pos).point
+        if point is None:
+            raise self.error(f"{what} needs a point as centre", node)
+        return point
+
+    def metres_to(self, geo: exp.Expr, centre: tuple[float, float]) -> exp.Expr:
+        """Great-circle distance (haversine) from the closest point of ``geo`` to ``centre``."""
+        lon0, lat0 = centre
+        closest = fn("ST_StartPoint", fn("ST_ShortestLine", geo, fn(
+            "ST_Point", self.number(float(lon0)).sql, self.number(float(lat0)).sql)))
+        return _haversine(fn("ST_X", closest), fn("ST_Y", closest.copy()), lon0, lat0)
+
+    def distance(self, node: ast.Call) -> Typed:
+        """``distance(geo, geom'POINT(lon lat)')``: metres from the shape to that point."""
+        geo = self.geo_field(node.args[0])
+        return Typed(self.metres_to(geo, self.centre(node.args[1], "distance()")), DECIMAL)
+
     def within_distance(self, node: ast.Call) -> exp.Expr:
         """Great-circle distance (haversine) from the closest point of the shape ≤ d."""
         geo = self.geo_field(node.args[0])
-        center, dist = node.args[1], node.args[2]
-        if not isinstance(center, ast.GeomLit):
-            raise self.error("within_distance() needs a geom'POINT(lon lat)' centre", center)
-        point = parse_geometry(center.text, clause=self.clause, position=center.pos).point
-        if point is None:
-            raise self.error("within_distance() needs a point as centre", center)
+        centre = self.centre(node.args[1], "within_distance()")
+        dist = node.args[2]
         if isinstance(dist, ast.Quantity) and dist.unit in DISTANCE_UNITS:
             metres = dist.value * DISTANCE_UNITS[dist.unit]
         elif isinstance(dist, ast.Number):
@@ -46,13 +66,9 @@ class GeoPredicates(CompilerPart):
             raise self.error("within_distance() needs a distance such as 500m or 2km", dist)
         if not 0 <= metres <= math.pi * EARTH_RADIUS_M:
             raise self.error("distance out of range", dist)
-        lon0, lat0 = point
-        closest = fn("ST_StartPoint", fn("ST_ShortestLine", geo, fn(
-            "ST_Point", self.number(float(lon0)).sql, self.number(float(lat0)).sql)))
-        lon, lat = fn("ST_X", closest), fn("ST_Y", closest.copy())
-        haversine = _haversine(lon, lat, lon0, lat0)
-        near = exp.LTE(this=haversine, expression=self.number(float(metres)).sql)
-        box = _degree_box(lon0, lat0, metres)
+        near = exp.LTE(this=self.metres_to(geo, centre),
+                       expression=self.number(float(metres)).sql)
+        box = _degree_box(*centre, metres)
         if box is None:
             return near
         envelope = fn("ST_MakeEnvelope", *(self.number(v).sql for v in box))
@@ -76,7 +92,7 @@ def _haversine(lon: exp.Expr, lat: exp.Expr, lon0: float, lat0: float
                ) -> exp.Expr:
     """Metres between (lon, lat) and the constant (lon0, lat0) on a sphere."""
     def lit(v: float) -> exp.Expr:
-        return cast(exp.Literal.number(repr(float(v))), "DOUBLE")
+        return to_literal(float(v))
 
     def half_sin_sq(a: exp.Expr, b: float) -> exp.Expr:
         delta = exp.Sub(this=fn("radians", a), expression=lit(math.radians(b)))
@@ -87,8 +103,10 @@ def _haversine(lon: exp.Expr, lat: exp.Expr, lon0: float, lat0: float
                        expression=lit(math.cos(math.radians(lat0))))
     inner = exp.Add(this=half_sin_sq(lat, lat0),
                     expression=exp.Mul(this=cos_term, expression=half_sin_sq(lon, lon0)))
+    # Rounding may push ``inner`` past 1; DuckDB's least() would also turn null into 1.
+    capped = exp.Case().when(exp.GT(this=inner, expression=lit(1)), lit(1)).else_(inner.copy())
     return exp.Mul(this=lit(2 * EARTH_RADIUS_M),
-                   expression=fn("asin", fn("sqrt", fn("least", lit(1), inner))))
+                   expression=fn("asin", fn("sqrt", capped)))
 
 
 def _degree_box(lon: float, lat: float, metres: float) -> tuple[float, ...] | None:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from mutuelle.core.errors import QueryError
 from mutuelle.query.odsql import ast
-from mutuelle.query.odsql.functions import DISTANCE_UNITS, DURATION_UNITS, FUNCTIONS
+from mutuelle.query.odsql.functions import (
+    ADJACENT_UNITS,
+    DISTANCE_UNITS,
+    DURATION_UNITS,
+    FUNCTIONS,
+    GEOMETRY_MODES,
+)
 from mutuelle.query.odsql.lexer import (
     EOF,
     IDENT,
@@ -127,6 +134,10 @@ class Parser:
             if isinstance(operand, ast.Quantity):
                 return ast.Quantity(-operand.value, operand.unit, tok.pos)
             return ast.Unary("-", operand, tok.pos)
+        if tok.is_op("+") and self.peek(1).kind == NUMBER:  # now(mondays=+1)
+            self.advance()
+            operand = self.primary()
+            return replace(operand, pos=tok.pos)
         return self.primary()
 
     def primary(self) -> ast.Node:
@@ -170,7 +181,9 @@ class Parser:
                 raise self.error("number out of range", tok)
         nxt = self.peek()
         if nxt.kind == IDENT and not self.peek(1).is_op("("):
-            unit = nxt.value.lower()
+            unit = nxt.value if nxt.value == "M" else nxt.value.lower()  # M: month, m: minute
+            if unit in ADJACENT_UNITS and nxt.pos != tok.end:
+                return ast.Number(value, tok.pos)
             if unit in DISTANCE_UNITS or unit in DURATION_UNITS:
                 self.advance()
                 return ast.Quantity(value, unit, tok.pos)
@@ -192,15 +205,20 @@ class Parser:
             self.advance()
             distinct = True
         args: list[ast.Node] = []
+        keywords: list[ast.Keyword] = []
         if not self.peek().is_op(")"):
             while True:
                 tok = self.peek()
-                if tok.is_op("*") and self.peek(1).is_op(",", ")"):
+                if spec.keywords and tok.kind == IDENT and self.peek(1).is_op("="):
+                    keywords.append(self.keyword(name, spec.keywords))
+                elif keywords:
+                    raise self.error("positional arguments come before name=value ones")
+                elif tok.is_op("*") and self.peek(1).is_op(",", ")"):
                     self.advance()
                     args.append(ast.Star(tok.pos))
                 else:
                     args.append(self.expression())
-                if len(args) > MAX_IN_ITEMS:
+                if len(args) + len(keywords) > MAX_IN_ITEMS:
                     raise self.error(f"more than {MAX_IN_ITEMS} arguments")
                 if not self.peek().is_op(","):
                     break
@@ -208,9 +226,43 @@ class Parser:
         self.expect_op(")")
         if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
             expected = (str(spec.min_args) if spec.min_args == spec.max_args
+                        else f"{spec.min_args} to {spec.max_args}" if spec.max_args is not None
                         else f"at least {spec.min_args}")
             raise self.error(f"{name}() takes {expected} argument(s), not {len(args)}", name_tok)
-        return ast.Call(name, tuple(args), distinct, name_tok.pos)
+        call = ast.Call(name, tuple(args), distinct, name_tok.pos, tuple(keywords))
+        legacy = _LEGACY.get(name)
+        return call if legacy is None else legacy(self, call)
+
+    def keyword(self, function: str, accepted: frozenset[str]) -> ast.Keyword:
+        """A ``name=value`` argument (only the names the function accepts)."""
+        tok = self.advance()
+        name = tok.value.lower()
+        if name not in accepted:
+            raise self.error(f"{function}() has no argument named '{tok.value}'; it takes "
+                             f"{', '.join(sorted(accepted))}", tok)
+        self.advance()  # "="
+        return ast.Keyword(name, self.expression(_SUM), tok.pos)
+
+    # -- legacy forms (Opendatasoft's v2.0 names, still accepted in v2.1) ----------------
+    def legacy_distance(self, call: ast.Call) -> ast.Call:
+        """``distance(geo, geom'POINT(...)', 1km)`` is ``within_distance``; with two
+        arguments, ``distance`` is the distance in metres."""
+        if len(call.args) == 3:
+            return replace(call, name="within_distance")
+        return call
+
+    def legacy_geometry(self, call: ast.Call) -> ast.Call:
+        """``geometry(geo, geom'...'[, INTERSECTS|WITHIN|DISJOINT])``: the predicate named by
+        its mode (intersects when none is given)."""
+        if len(call.args) == 2:
+            return replace(call, name="intersects")
+        mode = call.args[2]
+        predicate = GEOMETRY_MODES.get(mode.name.lower()) if isinstance(mode, ast.Field) \
+            else None
+        if predicate is None:
+            raise QueryError("geometry() mode must be INTERSECTS, WITHIN or DISJOINT",
+                             clause=self.clause, position=mode.pos)
+        return replace(call, name=predicate, args=call.args[:2])
 
     # -- predicates ---------------------------------------------------------------------
     def at_predicate(self) -> bool:
@@ -349,6 +401,13 @@ class Parser:
         if self.peek().is_word("asc", "desc"):
             descending = self.advance().value.lower() == "desc"
         return ast.OrderItem(expr, descending, text, start.pos)
+
+
+#: Calls rewritten as they are read: old names of Opendatasoft's v2.0 kept by v2.1.
+_LEGACY: dict[str, Callable[[Parser, ast.Call], ast.Call]] = {
+    "distance": Parser.legacy_distance,
+    "geometry": Parser.legacy_geometry,
+}
 
 
 def check_depth(node: ast.Node, clause: str) -> None:

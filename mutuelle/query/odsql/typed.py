@@ -21,6 +21,8 @@ INTEGER, DECIMAL, BOOLEAN, DATE, DATETIME, TEXT, GEOMETRY = (
     "integer", "decimal", "boolean", "date", "datetime", "text", "geometry")
 NUMERIC = frozenset({INTEGER, DECIMAL})
 TEMPORAL = frozenset({DATE, DATETIME})
+#: The operators of ``ast.Binary`` that compute a number (the others compare).
+ARITHMETIC = frozenset({"+", "-", "*", "/"})
 
 #: Function kinds each clause accepts.
 CLAUSE_KINDS: dict[str, frozenset[str]] = {
@@ -32,9 +34,8 @@ CLAUSE_KINDS: dict[str, frozenset[str]] = {
 
 
 class UnknownField(QueryError):
-    """A field that the dataset does not have (the API may answer 400 or 404)."""
-
-    error_code = "ODSQLUnknownField"
+    """A field that the dataset does not have: an ``ODSQLError`` (400) as on Opendatasoft,
+    which also says which field (``field``)."""
 
     def __init__(self, name: str, *, clause: str, position: int | None = None) -> None:
         super().__init__(f"unknown field '{name}'", clause=clause, position=position)
@@ -49,6 +50,14 @@ class Typed:
     sql: exp.Expr
     type: str
     constant: bool = False  # set for whole clause items (GROUP/ORDER BY skip constants)
+    #: For group_by items shown otherwise than grouped (``geo_cluster``: grouped by grid cell,
+    #: shown as the centroid of its points): the GROUP BY expression.
+    key: exp.Expr | None = None
+
+    @property
+    def group_key(self) -> exp.Expr:
+        """What GROUP BY (and a seeded random order) uses for this item."""
+        return self.sql if self.key is None else self.key
 
 
 def fn(name: str, *args: exp.Expr) -> exp.Expr:
@@ -83,8 +92,10 @@ class CompilerPart:
 
     schema: Mapping[str, str]
     clause: str
+    tz: tzinfo
     tz_name: str
     aliases: dict[str, Typed]
+    moment: datetime | None
 
     if TYPE_CHECKING:
         def error(self, message: str, node: ast.Node | None) -> QueryError: ...
@@ -103,3 +114,5 @@ class CompilerPart:
 
         def require(self, typed: Typed, kinds: frozenset[str], node: ast.Node,
                     what: str) -> None: ...
+
+        def geo_field(self, node: ast.Node) -> exp.Expr: ...

@@ -9,7 +9,7 @@
 // (/observatoire/panneau).
 //
 // The pieces live beside this module: map-layers.js (the territories' layers and their fill),
-// map-overlays.js (points and proportional symbols), map-labels.js (the names),
+// map-overlays.js (datasets' points, lines and polygons, and proportional symbols), map-labels.js (the names),
 // map-tooltip.js (what the tooltip says, with the details it fetches) and map-util.js (small
 // shared helpers); this one holds the page's state and wires them to the map, the form and
 // the address.
@@ -100,7 +100,7 @@ function start(rootEl) {
 
   const popup = new Popup({ closeButton: false, closeOnClick: false, maxWidth: "20rem", className: "obs-popup" });
 
-  // --- what is drawn: the territories' layers (map-layers.js), points and proportional
+  // --- what is drawn: the territories' layers (map-layers.js), datasets and proportional
   // symbols over them, the names ----------------------------------------------------------
   const overlays = createOverlays(map, { rootEl, form, config, messages, format });
   const labels = createLabels(map, labelsEl);
@@ -176,10 +176,10 @@ function start(rootEl) {
     }
   });
 
-  // Points and symbols lie over the territories: their tooltip wins.
+  // Datasets and symbols lie over the territories: their tooltip wins.
   let overOverlay = false;
   map.on("mousemove", (event) => {
-    const ids = overlays.activePointIds();
+    const ids = overlays.activeDatasetIds();
     const layers = map.getLayer("symbols") ? [...ids, "symbols"] : ids;
     const feature = layers.length ? map.queryRenderedFeatures(event.point, { layers })[0] : null;
     if (!feature) {
@@ -191,7 +191,7 @@ function start(rootEl) {
     }
     overOverlay = true;
     map.getCanvas().style.cursor = "pointer";
-    const html = feature.layer.id === "symbols" ? overlays.describeSymbol(feature, data) : overlays.describePoint(feature);
+    const html = feature.layer.id === "symbols" ? overlays.describeSymbol(feature, data) : overlays.describeFeature(feature);
     popup.setLngLat(event.lngLat).setHTML(html).addTo(map);
   });
 
@@ -347,7 +347,7 @@ function start(rootEl) {
       tablePage = 1;
       if (event.target.name === "method") showBreaks();
       if (event.target.name === "indicator") showCounts();
-      if (event.target.name === "points") overlays.syncPoints();
+      if (event.target.name === "points") overlays.syncDatasets();
       if (event.target.name === "breaks" && form.elements.method.value !== "manual") return;
       syncURL();
       update();

@@ -1,6 +1,6 @@
 """Load the SYNTHETIC demo territory (Métropole de Val-Sauvage) into the referential: its
 communes, EPCI, IRIS (with their population) and QPV contours, the whole territory, and the
-QPV ↔ IRIS overlaps; also how to make one territory from the union of others."""
+QPV ↔ IRIS overlaps."""
 
 from __future__ import annotations
 
@@ -16,12 +16,10 @@ from sqlalchemy.orm import Session
 from mutuelle.catalog.observatory_models import Territory
 from mutuelle.catalog.repository import fold
 from mutuelle.core.config import Settings
-from mutuelle.core.errors import NotFound
 from mutuelle.demo.manifest import Demo
 from mutuelle.demo.territory import DEPARTEMENT, EPCI_SIREN
 from mutuelle.geo.overlap import OverlapReport, compute_overlaps
-from mutuelle.geo.referential import ImportReport, geometry_path, import_territories
-from mutuelle.store.duck import cursor
+from mutuelle.geo.referential import ImportReport, import_territories, union_territory
 
 log = logging.getLogger(__name__)
 
@@ -35,50 +33,6 @@ class DemoReferentialReport:
     vintage: int
     imports: dict[str, ImportReport] = field(default_factory=dict)
     overlaps: OverlapReport | None = None
-
-
-def union_territory(session: Session, settings: Settings, *, vintage: int, level: str, code: str,
-                    name: str, from_level: str = "commune",
-                    members: list[str] | None = None) -> ImportReport:
-    """Make the territory ``code`` of ``level`` whose contour is the union of territories of
-    ``from_level`` (all of them, or ``members``): an EPCI from its communes, or the whole
-    territory of the instance (level ``territoire``)."""
-    source = geometry_path(settings, vintage, from_level)
-    if not source.exists():
-        raise NotFound(f"no {from_level} contours for vintage {vintage}")
-    con = cursor(settings)
-    params: list[object]
-    try:
-        where, params = "", [str(source)]
-        if members is not None:
-            where, params = "WHERE list_contains(?, code)", [str(source), members]
-        row = con.execute(
-            "SELECT ST_AsGeoJSON(ST_Union_Agg(geometry)), sum(population), list(code ORDER BY code) "
-            f"FROM read_parquet(?) {where}", params).fetchone()
-    finally:
-        con.close()
-    if row is None or row[0] is None:
-        raise NotFound(f"none of the {from_level} contours asked for exist in vintage {vintage}")
-    geometry, population, codes = row
-    feature = {"type": "Feature", "geometry": json.loads(geometry),
-               "properties": {"code": code, "nom": name, "population": population}}
-    with tempfile.TemporaryDirectory(dir=_work(settings)) as tmp:
-        path = Path(tmp) / f"{level}.geojson"
-        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}),
-                        encoding="utf-8")
-        report = import_territories(session, settings, path, level=level, vintage=vintage,
-                                    mapping={"code": "code", "name": "nom",
-                                             "population": "population"}, cog=False)
-    territory = session.scalars(select(Territory).where(
-        Territory.vintage == vintage, Territory.level == level, Territory.code == code)).one()
-    territory.extra = {**(territory.extra or {}), f"{from_level}s": list(codes)}
-    session.commit()
-    return report
-
-
-def _work(settings: Settings) -> Path:
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    return settings.work_dir
 
 
 def _demo_dir(demo: Path | Demo) -> Path:
@@ -122,6 +76,7 @@ def load_demo_referential(session: Session, settings: Settings,
     """Import the demo territory's contours (a folder written by ``generate_demo``, or its
     ``Demo``) for ``settings.default_vintage``, then compute the QPV ↔ IRIS overlaps."""
     folder = _demo_dir(demo)
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
     vintage = settings.default_vintage
     report = DemoReferentialReport(vintage)
     _metropole_row(session, vintage)
@@ -131,7 +86,7 @@ def load_demo_referential(session: Session, settings: Settings,
                  "population": "population"}, cog=False)
     report.imports["epci"] = union_territory(
         session, settings, vintage=vintage, level="epci", code=EPCI_SIREN, name=METROPOLE_NAME)
-    with tempfile.TemporaryDirectory(dir=_work(settings)) as tmp:
+    with tempfile.TemporaryDirectory(dir=settings.work_dir) as tmp:
         iris = _iris_with_population(folder, Path(tmp) / "iris.geojson")
         report.imports["iris"] = import_territories(
             session, settings, iris, level="iris", vintage=vintage, name="iris.geojson",

@@ -1,4 +1,4 @@
-"""JSON shapes of catalogue objects, shared by the API and the pages."""
+"""JSON shapes of catalogue objects, shared by the API, the pages and the CLI."""
 
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
-"""Uploaded files: copied to the work folder in blocks, refused as soon as they pass the limit."""
+"""Uploaded files and import options, as the API, the pages and the CLI receive them.
+
+Uploads are copied to the work folder in blocks and refused as soon as they pass the limit.
+"""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-
-from fastapi import UploadFile
+from typing import BinaryIO, Protocol
 
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, TooLarge
@@ -13,7 +15,18 @@ from mutuelle.ingest.model import ImportOptions
 from mutuelle.store.versions import staging_path
 
 
-def save_upload(upload: UploadFile, settings: Settings) -> Path:
+class Upload(Protocol):
+    """A file sent by a client: its name as sent and a binary stream (FastAPI's ``UploadFile``
+    is one)."""
+
+    @property
+    def filename(self) -> str | None: ...
+
+    @property
+    def file(self) -> BinaryIO: ...
+
+
+def save_upload(upload: Upload, settings: Settings) -> Path:
     """The upload as a file under the work folder (caller removes it)."""
     if not upload.filename:
         raise InvalidInput("no file was sent")
@@ -52,7 +65,7 @@ def parse_types(text: str | None) -> dict[str, str]:
 def import_options(
     *, encoding: str | None = None, delimiter: str | None = None, sheet: str | None = None,
     header_row: int | None = None, types: str | None = None, allow_ragged: bool = False,
-    source_crs: str | None = None,
+    source_crs: str | None = None, fix_text: bool = False,
 ) -> ImportOptions:
     """Import options from form or query fields (empty strings mean "detect")."""
     if delimiter == "\\t" or delimiter == "tab":
@@ -60,7 +73,7 @@ def import_options(
     return ImportOptions(
         encoding=encoding or None, delimiter=delimiter or None, sheet=sheet or None,
         header_row=header_row, types=parse_types(types), allow_ragged=allow_ragged,
-        source_crs=source_crs or None,
+        source_crs=source_crs or None, fix_text=fix_text,
     )
 
 

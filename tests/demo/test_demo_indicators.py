@@ -12,15 +12,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mutuelle.access.policy import ANONYMOUS, visible_indicators
 from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.catalog.observatory_models import Territory
 from mutuelle.core.config import Settings
 from mutuelle.demo import generate_demo
+from mutuelle.demo.indicators import DEFINITIONS, define_demo_indicators
 from mutuelle.demo.load import load_demo
-from mutuelle.geo.demo import load_demo_referential
+from mutuelle.demo.referential import load_demo_referential
 from mutuelle.observatory.compare import portrait
 from mutuelle.observatory.compute import OK, SECRET, compute_indicator
-from mutuelle.observatory.demo_indicators import DEFINITIONS, define_demo_indicators
 from mutuelle.observatory.indicators import get_indicator, list_indicators
 
 
@@ -112,7 +113,12 @@ def test_small_jobseeker_counts_are_hidden_in_pairs_within_each_commune(demo, se
 def test_a_neighbourhood_portrait_speaks_of_every_indicator_it_has(demo, session) -> None:
     settings, _ = demo
     found = portrait(session, settings, "iris", "961720101")
-    assert len(found.comparisons) >= 20
+    # the default portrait speaks of the indicators anyone may read: never of those computed
+    # from restricted data (jobseekers, C2S), whatever their own access level
+    readable = {i.id for i in list_indicators(session, visible=visible_indicators(ANONYMOUS))}
+    assert {c.indicator for c in found.comparisons} | set(found.skipped) == readable
+    assert "demandeurs-emploi" not in readable and "taux-non-recours-c2s" not in readable
+    assert len(found.comparisons) >= 14
     assert all(c.sentence.startswith(c.label) for c in found.comparisons)
     assert set(found.skipped) == {"part-offres-cdi", "ecoles-pour-1000-enfants",
                                   "eleves-par-classe"}

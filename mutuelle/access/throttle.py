@@ -1,0 +1,44 @@
+"""Login throttling: failed sign-ins are counted per account and per client address over a
+window, in the catalogue (so that every worker counts the same failures)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from mutuelle.access.secrets import digest
+from mutuelle.catalog.members_models import LoginFailure
+from mutuelle.core.clock import now
+from mutuelle.core.config import Settings
+
+
+def _keys(email: str, address: str) -> tuple[str, str]:
+    return f"account:{digest(email.strip().lower())[:40]}", f"address:{address[:60]}"
+
+
+def throttled(session: Session, settings: Settings, email: str, address: str) -> bool:
+    """Whether sign-ins for this account or from this address are paused."""
+    account, client = _keys(email, address)
+    since = now() - timedelta(minutes=settings.login_window_minutes)
+    counts = dict(session.execute(
+        select(LoginFailure.key, func.count()).where(
+            LoginFailure.key.in_([account, client]), LoginFailure.at >= since)
+        .group_by(LoginFailure.key)).all())
+    return (counts.get(account, 0) >= settings.login_max_failures
+            or counts.get(client, 0) >= settings.login_max_failures_per_address)
+
+
+def record_failure(session: Session, settings: Settings, email: str, address: str) -> None:
+    """Count one failed sign-in (and forget failures older than the window)."""
+    account, client = _keys(email, address)
+    session.add_all([LoginFailure(key=account), LoginFailure(key=client)])
+    session.execute(delete(LoginFailure).where(
+        LoginFailure.at < now() - timedelta(minutes=settings.login_window_minutes)))
+
+
+def forget_failures(session: Session, email: str) -> None:
+    """A successful sign-in clears the account's failures (not the address's)."""
+    account, _client = _keys(email, "")
+    session.execute(delete(LoginFailure).where(LoginFailure.key == account))

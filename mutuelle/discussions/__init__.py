@@ -1,0 +1,1 @@
+"""Discussions between professionals on datasets, indicators and scenarios."""

@@ -1,0 +1,1 @@
+"""Federation: member-city portals under a territory (and, later, harvesting and consolidation)."""

@@ -1,0 +1,1 @@
+"""Members of the commons: publishing with review, access levels, accounts and organisations administered with rights and audit."""

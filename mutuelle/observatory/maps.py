@@ -1,0 +1,206 @@
+"""What a map of the observatory shows: an indicator's value for every territory of a level,
+and its classes for a choropleth (bounds, colours, counts, each territory's class, rank and
+parent's value), and the values the vector tiles carry. The API and the map page call these
+functions.
+
+Secret cells carry no number at all: value, numerator and denominator are null.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mutuelle.access.policy import Viewer
+from mutuelle.access.policy import visible_indicators as indicator_filter
+from mutuelle.catalog.observatory_models import Indicator
+from mutuelle.core.cache import Cache
+from mutuelle.core.config import Settings
+from mutuelle.core.errors import InvalidInput
+from mutuelle.geo import tiles
+from mutuelle.observatory import classification, compute
+from mutuelle.observatory import indicators as catalogue
+from mutuelle.observatory.scenarios import FILTER_KEYS, check_classes, check_level, check_method
+
+# --- access and parameters ------------------------------------------------------------------
+
+def visible_indicators(session: Session, viewer: Viewer, theme: str | None = None
+                       ) -> list[Indicator]:
+    """Indicators ``viewer`` may read (and their sources), by theme then label."""
+    return catalogue.list_indicators(session, theme=theme, visible=indicator_filter(viewer))
+
+
+def parse_breaks(text: str | None) -> list[float] | None:
+    """Manual breaks written ``10,20,30`` or ``10;20;30`` (decimal point or comma as in
+    ``12,5;20``), in the order written (the classification sorts them, with a note); None
+    when empty."""
+    if text is None or not text.strip():
+        return None
+    separator = ";" if ";" in text else ","
+    out = []
+    for part in text.split(separator):
+        part = part.strip().replace(",", ".") if separator == ";" else part.strip()
+        try:
+            number = float(part)
+        except ValueError:
+            raise InvalidInput(f"breaks must be numbers separated by commas, not {part!r}") from None
+        if not math.isfinite(number):
+            raise InvalidInput(f"breaks must be finite numbers, not {part!r}")
+        out.append(number)
+    return out
+
+
+def parse_within(text: str | None) -> tuple[str, str] | None:
+    """``commune:96172`` as (level, code); None when empty."""
+    if not text:
+        return None
+    level, _, code = text.partition(":")
+    if level not in FILTER_KEYS or not code:
+        raise InvalidInput(f"within must be level:code with level one of {', '.join(FILTER_KEYS)}, "
+                           f"not {text!r}")
+    return level, code
+
+
+def codes_within(computed: compute.Computed, level: str, within: tuple[str, str] | None
+                 ) -> set[str] | None:
+    """The codes of ``level`` inside the territory ``within`` (level, code); None for all."""
+    if within is None or level == compute.WHOLE:
+        return None
+    up, code = within
+    ancestors = computed.referential.ancestors
+    return {c for c in computed.referential.codes.get(level, ())
+            if (level == up and c == code) or ancestors.get((level, c), {}).get(up) == code}
+
+
+def computed_at(session: Session, settings: Settings, indicator: Indicator, level: str,
+                vintage: int | None) -> compute.Computed:
+    """The indicator's computation, refused (``InvalidInput``) if it has no values at
+    ``level``."""
+    check_level(level)
+    computed = compute.compute_indicator(session, settings, indicator, vintage=vintage)
+    computed.level(level)  # refuses a level the indicator has no values at
+    return computed
+
+
+def finite(value: float | None) -> float | None:
+    """``value``, or None when it is missing or not a finite number."""
+    return None if value is None or not math.isfinite(value) else value
+
+
+def value_json(v: compute.Value) -> dict[str, Any]:
+    """One territory's value; a secret cell carries no number, not even its denominator."""
+    shown = v.status == compute.OK
+    return {"code": v.code, "name": v.name, "status": v.status,
+            "value": finite(v.value) if shown else None,
+            "numerator": finite(v.numerator) if shown else None,
+            "denominator": finite(v.denominator) if shown else None}
+
+
+def brief(indicator: Indicator) -> dict[str, Any]:
+    """What a map needs to name an indicator and its unit."""
+    return {"id": indicator.id, "label": indicator.label, "unit": indicator.unit,
+            "theme": indicator.theme, "scale": indicator.scale, "source_note": indicator.source_note}
+
+
+# --- what a map shows -----------------------------------------------------------------------
+
+def level_values(session: Session, settings: Settings, indicator: Indicator, *, level: str,
+                 vintage: int | None = None, within: tuple[str, str] | None = None
+                 ) -> dict[str, Any]:
+    """Each territory's value at ``level`` (secret cells without numbers)."""
+    computed = computed_at(session, settings, indicator, level, vintage)
+    inside = codes_within(computed, level, within)
+    rows = [value_json(v) for v in computed.values(level) if inside is None or v.code in inside]
+    return {"indicator": brief(indicator), "level": level,
+            "vintage": computed.referential.vintage, "total_count": len(rows), "results": rows}
+
+
+def _rank_of(descending: Sequence[float]) -> Callable[[float], int]:
+    """Rank of a value among ``descending`` (sorted, highest first): 1 for the highest, equal
+    values sharing the best rank."""
+    ascending = [-v for v in descending]
+    return lambda value: bisect.bisect_left(ascending, -value) + 1
+
+
+def choropleth(session: Session, settings: Settings, indicator: Indicator, *, level: str,
+               vintage: int | None = None, method: str = "quantile", classes: int = 5,
+               breaks: Sequence[float] | None = None, palette: str = classification.DEFAULT_PALETTE,
+               within: tuple[str, str] | None = None, rows: int | None = None,
+               offset: int = 0) -> dict[str, Any]:
+    """Classes, legend counts and each territory's value, class, rank and parent's value.
+
+    ``rows``: only ``rows`` territories by name from ``offset`` in ``results`` (a page of a
+    table; building each row costs more than the classes on tens of thousands of IRIS); all
+    of them, in the referential's order, when None. ``total_count`` is their number in all."""
+    check_method(method)
+    check_classes(classes)
+    computed = computed_at(session, settings, indicator, level, vintage)
+    inside = codes_within(computed, level, within)
+    values = [v for v in computed.values(level) if inside is None or v.code in inside]
+    ok = {v.code: v.value for v in values if v.status == compute.OK and finite(v.value) is not None}
+    found = classification.classify(list(ok.values()), method, classes,
+                                    breaks=breaks if method == "manual" else None, palette=palette)
+    rank = _rank_of(sorted(ok.values(), reverse=True))  # type: ignore[arg-type]
+    shown = values if rows is None else \
+        sorted(values, key=lambda v: (v.name, v.code))[offset:offset + rows]
+    items = []
+    for v in shown:
+        item = value_json(v)
+        known = v.code in ok
+        item["class"] = found.class_of(v.value) if known else None
+        item["rank"] = rank(v.value) if known else None  # type: ignore[arg-type]
+        parent = computed.parent(level, v.code)
+        item["parent"] = None if parent is None else {"level": parent[0], **value_json(parent[1])}
+        items.append(item)
+    statuses = {s: sum(1 for v in values if v.status == s)
+                for s in (compute.OK, compute.SECRET, compute.NO_DATA)}
+    return {"indicator": brief(indicator), "level": level,
+            "vintage": computed.referential.vintage, "method": method,
+            # the classes made: fewer than asked when they cannot be made, told by the note
+            "classes": len(found.counts), "classes_asked": classes, "note": found.note,
+            "notes": [n.as_json() for n in found.notes],
+            "palette": palette, "breaks": found.breaks, "colors": found.colors,
+            "counts": found.counts, "statuses": statuses, "ranked": len(ok),
+            "within": None if within is None else f"{within[0]}:{within[1]}",
+            "inside": None if inside is None else sorted(v.code for v in values),
+            "total_count": len(values), "results": items}
+
+
+# --- what the tiles carry -------------------------------------------------------------------
+
+#: Indicator values (as ``code -> (value, status)``) kept per process.
+VALUES_CACHE_ITEMS = 16
+#: Seconds the values of an indicator are reused without asking the observatory whether they
+#: changed: a map view asks for a dozen tiles at once, and that check costs several queries.
+#: Far below the browsers' own cache lifetime of tiles with values.
+VALUES_RECHECK_SECONDS = 5.0
+
+# (store, indicator, level, vintage) -> (checked at, the values' key, converted values)
+_values: Cache[tuple[str, str, str, int], tuple[float, str, tiles.Values]] = Cache(
+    "observatory.tile_values", max_items=VALUES_CACHE_ITEMS)
+
+
+def tile_values(session: Session, settings: Settings, indicator: Indicator, level: str,
+                vintage: int) -> tuple[str, tiles.Values]:
+    """``code -> (value, status)`` of an indicator at one level, with a key naming what they
+    were made from (the computation's, the same in every worker). Converted once per
+    computation of the observatory; the tiles prepare them once per key, without hashing
+    48,000 IRIS per tile."""
+    place = (str(settings.store_dir), indicator.id, level, vintage)
+    found = _values.get(place)
+    if found is not None and time.monotonic() - found[0] < VALUES_RECHECK_SECONDS:
+        return found[1], found[2]
+    computed = compute.compute_indicator(session, settings, indicator, vintage=vintage)
+    by_code = computed.level(level)
+    key = f"{computed.key}-{level}"
+    if found is not None and found[1] == key:
+        converted = found[2]
+    else:
+        converted = {code: (v.value, v.status) for code, v in by_code.items()}
+    _values.put(place, (time.monotonic(), key, converted))
+    return key, converted
