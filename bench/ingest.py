@@ -126,8 +126,11 @@ def run_ours(source: Path, dest: Path, home: Path) -> dict[str, object]:
     }
 
 
-def run_duckdb(source: Path, dest: Path, home: Path, encoding: str) -> dict[str, object]:
-    """DuckDB's own read_csv → COPY TO parquet, told the dialect, with our limits."""
+def run_duckdb(source: Path, dest: Path, home: Path, encoding: str,
+               points: bool = False) -> dict[str, object]:
+    """DuckDB's own read_csv → COPY TO parquet, told the dialect, with our limits; with
+    ``points``, the same work our import does on a file with coordinates: the spatial
+    extension loaded (from its pip package) and a point geometry built from them."""
     import duckdb
 
     from mutuelle.core.config import Settings
@@ -135,9 +138,16 @@ def run_duckdb(source: Path, dest: Path, home: Path, encoding: str) -> dict[str,
     settings = Settings(home=home)
     con = duckdb.connect(config={"memory_limit": settings.duckdb_memory_limit,
                                  "threads": settings.duckdb_threads})
+    from mutuelle.store.duck import spatial_extension_path  # where the pip package put it
+
+    extension = spatial_extension_path()
     started = time.perf_counter()
+    geometry = ""
+    if points:
+        con.execute(f"LOAD '{extension}'")
+        geometry = ", ST_Point(longitude, latitude) AS geometry"
     con.execute(
-        f"COPY (SELECT * FROM read_csv('{source}', encoding = '{encoding}', delim = ';', "
+        f"COPY (SELECT *{geometry} FROM read_csv('{source}', encoding = '{encoding}', delim = ';', "
         "decimal_separator = ',', dateformat = '%d/%m/%Y')) "
         f"TO '{dest}' (FORMAT parquet, COMPRESSION zstd)")
     seconds = time.perf_counter() - started
@@ -225,6 +235,9 @@ def main() -> None:
         "ours": ["--child-ours", str(source), str(OUT / "ingest_ours.parquet"), str(home),
                  str(ROOT)],
     }
+    if not args.no_points:  # the same output as ours: the point geometry too
+        sides["duckdb+points"] = ["--child-duckdb", str(duck_source),
+                                  str(OUT / "ingest_duckdb_points.parquet"), str(home), encoding, "points"]
     if args.compare_with:
         sides["other"] = ["--child-ours", str(source), str(OUT / "ingest_other.parquet"),
                           str(home), str(args.compare_with.resolve())]
@@ -245,24 +258,22 @@ def main() -> None:
     print(f"file: {source.name}, {args.rows} rows, {size_mb:.1f} MiB, cp1252, ';', decimal comma")
     print(f"{args.repeat} rounds; load average (1 min) {loads[0]:.1f} at the start, "
           f"{loads[-1]:.1f} at the end, up to {max(loads):.1f}, on {os.cpu_count()} CPUs")
-    labels = {"ours": "ours  ", "duckdb": "duckdb", "other": "other "}
     for name in sides:
-        print(f"{labels[name]} wall s: {_spread(seconds(name, 'seconds'))} | "
+        print(f"{name:13} wall s: {_spread(seconds(name, 'seconds'))} | "
               f"CPU s: {_spread(seconds(name, 'cpu_seconds'))} | "
               f"peak RSS {max(seconds(name, 'peak_rss_mb')):6.1f} MiB | rows {runs[name][0]['rows']}")
     print(f"duckdb side: {duck_how}")
     print("wall: read_csv -> Parquet inside the child; CPU: the whole child (start-up included)")
+    references = [r for r in ("duckdb", "duckdb+points") if r in sides]
     for name in sides:
-        if name == "duckdb":
-            continue
-        wall = [o / d for o, d in zip(seconds(name, "seconds"), seconds("duckdb", "seconds"))]
-        cpu = [o / d for o, d in zip(seconds(name, "cpu_seconds"),
-                                     seconds("duckdb", "cpu_seconds"))]
-        print(f"ratio {name}/duckdb, per round: wall {_spread(wall)} | CPU {_spread(cpu)}   "
-              "(target <= 2)")
-        print(f"ratio {name}/duckdb of the medians: wall "
-              f"{statistics.median(seconds(name, 'seconds')) / statistics.median(seconds('duckdb', 'seconds')):.2f}, "
-              f"CPU {statistics.median(seconds(name, 'cpu_seconds')) / statistics.median(seconds('duckdb', 'cpu_seconds')):.2f}")
+        for ref in references if name in ("ours", "other") else ():
+            wall = [o / d for o, d in zip(seconds(name, "seconds"), seconds(ref, "seconds"))]
+            cpu = [o / d for o, d in zip(seconds(name, "cpu_seconds"), seconds(ref, "cpu_seconds"))]
+            print(f"ratio {name}/{ref}, per round: wall {_spread(wall)} | CPU {_spread(cpu)}   "
+                  "(target <= 2)")
+            print(f"ratio {name}/{ref} of the medians: wall "
+                  f"{statistics.median(seconds(name, 'seconds')) / statistics.median(seconds(ref, 'seconds')):.2f}, "
+                  f"CPU {statistics.median(seconds(name, 'cpu_seconds')) / statistics.median(seconds(ref, 'cpu_seconds')):.2f}")
     print(f"our peak RSS under 1 GiB: {max(seconds('ours', 'peak_rss_mb')) < 1024}")
     phases = runs["ours"][0].get("phases")
     if phases:
@@ -279,6 +290,6 @@ if __name__ == "__main__":
     elif len(sys.argv) > 1 and sys.argv[1] == "--child-duckdb":
         sys.path.insert(0, str(ROOT))
         print(json.dumps(run_duckdb(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]),
-                                    sys.argv[5])))
+                                    sys.argv[5], points=sys.argv[6:] == ["points"])))
     else:
         main()
