@@ -3,14 +3,23 @@
 One run, side by side, on the same job-offers data (the generator of ``bench/ingest.py``):
 
 1. the CSV is imported with ``mutuelle import`` into a fresh ``MUTUELLE_HOME`` under
-   ``bench/out/`` and served by ``mutuelle serve`` (127.0.0.1, a free port);
+   ``bench/out/`` and served by ``mutuelle serve`` (127.0.0.1, a free port), answers from
+   memory turned off (``MUTUELLE_ANSWER_CACHE_MIB=0``): every call is a cold query;
 2. the same CSV is loaded into SQLite (``sqlite3.executemany`` in one transaction), once
    without index (Datasette's default) and once with indexes on the filtered columns, and
    served by ``datasette serve`` (127.0.0.1, a free port);
 3. each query runs N times after a warm-up, sequentially, over one keep-alive httpx client
    per server (or in process for DuckDB), the contenders interleaved request by request so
-   that a busy machine slows them alike: p50 and p95 in ms, ratios, targets and verdicts;
-4. the full CSV export is streamed while the server's RSS is sampled every 20 ms.
+   that a busy machine slows them alike: p50 and p95 in ms, ratios, targets and verdicts.
+   Two DuckDB contenders: the **plain floor** (a persistent connection running the very SQL
+   the API runs, from ``mutuelle.query.records``, on the same file: the reference of the
+   targets) and the bench's own SQL (``SELECT * REPLACE (ST_AsGeoJSON...)`` and a count);
+4. the full CSV export is streamed while the server's RSS is sampled every 20 ms;
+5. ``mutuelle serve --workers 2`` with answers from memory: repeated queries (wall and the
+   server's own time, from ``Server-Timing``), what an API key and a signed-in session add to a
+   call, and the load test: ``--load-clients`` concurrent clients for ``--load-seconds`` on a
+   mix of records, facets, aggregates and tiles (80 % repeated), against Datasette on the
+   same mix (a bounding-box query in place of tiles).
 
     uv run --group bench python bench/api.py [--rows N] [--repeat 30] [--big]
 
@@ -22,10 +31,12 @@ Every subprocess is stopped on the way out, whatever happens.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -249,11 +260,15 @@ def start_server(name: str, cmd: list[str], env: dict[str, str], port: int, prob
     raise SystemExit(f"{name} did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def start_mutuelle(home: Path, running: list[Server]) -> Server:
+def start_mutuelle(home: Path, running: list[Server], *, workers: int = 1, cache: bool = False,
+                   name: str = "mutuelle") -> Server:
+    """``mutuelle serve`` on ``home``: answers from memory off (cold queries) unless ``cache``."""
     port = free_port()
-    env = {**os.environ, "MUTUELLE_HOME": str(home), "MUTUELLE_LOG_LEVEL": "WARNING"}
-    return start_server("mutuelle", [str(BIN / "mutuelle"), "serve", "--host", "127.0.0.1",
-                                     "--port", str(port)], env, port, EXPLORE, running)
+    env = {**os.environ, "MUTUELLE_HOME": str(home), "MUTUELLE_LOG_LEVEL": "WARNING",
+           "MUTUELLE_ANSWER_CACHE_MIB": "64" if cache else "0"}
+    return start_server(name, [str(BIN / "mutuelle"), "serve", "--host", "127.0.0.1",
+                               "--port", str(port), "--workers", str(workers), "--no-warm-up"],
+                        env, port, EXPLORE, running)
 
 
 def start_datasette(dbs: list[Path], running: list[Server]) -> Server:
@@ -497,6 +512,240 @@ def answer_datasette(key: str, body: bytes) -> Any:
     return len(rows), {r[0]: round(r[1], 2) for r in rows}
 
 
+# --- the plain floor: the API's own SQL, on a persistent DuckDB connection ---------------------
+
+def floor_sql(home: Path) -> dict[str, tuple[str, str | list[str]]]:
+    """Per case, the DuckDB SQL the API runs for it (``mutuelle.query.records`` plans it, the
+    same way the server does): records cases as (page, count), facets as a list."""
+    from mutuelle.catalog import repository as repo
+    from mutuelle.catalog.db import sessions
+    from mutuelle.core.config import Settings
+    from mutuelle.query.odsql import QueryRequest, build_facet
+    from mutuelle.query.records import RecordsParams, layout, records_sql, source
+
+    settings = Settings(home=home)
+    con = duck_connection()
+    out: dict[str, tuple[str, str | list[str]]] = {}
+    with sessions(settings)() as session:
+        version = repo.latest_version(repo.get_dataset(session, DATASET))
+        assert version is not None
+        for key, params in {"a": RecordsParams.of(limit=10),
+                            "b": RecordsParams.of(where=WHERE_EQ, limit=10),
+                            "c": RecordsParams.of(where=WHERE_RANGE, limit=10),
+                            "e": RecordsParams.of(select="code_rome, avg(salaire_min) as s",
+                                                  group_by="code_rome", limit=100)}.items():
+            out[key] = records_sql(settings, version, params, con)
+        read = layout(settings, version)
+        out["d"] = ("facets", [build_facet(name, QueryRequest(), read.schema,
+                                           source(settings, version, read=read), sort="-count",
+                                           limit=100).sql(dialect="duckdb")
+                               for name in ("code_rome", "type_contrat")])
+    con.close()
+    return out
+
+
+def floor_call(con: duckdb.DuckDBPyConnection, sql: tuple[str, str | list[str]], limit: int) -> Contender:
+    """The API's SQL run as the API runs it: the page, then its count when the page is full."""
+    page, rest = sql
+
+    def call() -> Any:
+        if page == "facets":
+            return [con.execute(q).fetch_arrow_table() for q in rest]
+        rows = con.execute(page).fetch_arrow_table()
+        count = con.execute(str(rest)).fetchone() if rows.num_rows == limit else None
+        return rows, count
+    return Contender(call, time.process_time)
+
+
+def answer_floor(key: str, got: Any) -> Any:
+    if key == "d":
+        return {name: dict(zip(t.column("value").to_pylist(), t.column("count").to_pylist(), strict=True))
+                for name, t in zip(("code_rome", "type_contrat"), got, strict=True)}
+    rows, count = got
+    total = count[0] if count else rows.num_rows
+    if key in "abc":
+        return total, rows.column("id").to_pylist()
+    return total, {c: round(v, 2) for c, v in zip(rows.column("code_rome").to_pylist(),
+                                                  rows.column("s").to_pylist(), strict=True)}
+
+
+# --- answers from memory, keys and sessions, load -------------------------------------------------
+
+def server_ms(response: httpx.Response) -> float:
+    """The server's own time (``Server-Timing: app;dur=``), in ms."""
+    for part in response.headers.get("server-timing", "").split(","):
+        name, _, rest = part.strip().partition(";")
+        if name == "app" and rest.startswith("dur="):
+            return float(rest[4:])
+    return float("nan")
+
+
+@dataclass
+class Hits:
+    wall: Timing = field(default_factory=Timing)
+    server: list[float] = field(default_factory=list)  # ms
+    sources: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def server_p50(self) -> float:
+        return statistics.median(self.server)
+
+
+def repeated(client: httpx.Client, calls: dict[str, tuple[str, Any, dict[str, str]]], repeat: int
+             ) -> dict[str, Hits]:
+    """Each call once (it is then kept), then ``repeat`` times interleaved: wall and server time."""
+    out = {name: Hits() for name in calls}
+    for path, params, headers in calls.values():
+        client.get(path, params=params, headers=headers).raise_for_status()
+    for _ in range(repeat):
+        for name, (path, params, headers) in calls.items():
+            started = time.perf_counter()
+            response = client.get(path, params=params, headers=headers)
+            out[name].wall.samples.append(time.perf_counter() - started)
+            response.raise_for_status()
+            out[name].server.append(server_ms(response))
+            timing = response.headers.get("server-timing", "")
+            source = timing.split('desc="', 1)[1].split('"', 1)[0] if 'desc="' in timing else "-"
+            out[name].sources[source] = out[name].sources.get(source, 0) + 1
+    return out
+
+
+def member_headers(home: Path) -> dict[str, dict[str, str]]:
+    """Headers of an anonymous call, of one with an API key and of a signed-in browser's (the
+    member is made directly in the catalogue the server shares, as the tests do)."""
+    from sqlalchemy import select
+
+    from mutuelle.access import accounts, keys, signin
+    from mutuelle.catalog.db import sessions
+    from mutuelle.catalog.members_models import User
+    from mutuelle.core.config import Settings
+
+    settings = Settings(home=home)
+    email, password = "bench@bench.example", "correct horse battery"
+    with sessions(settings)() as session:
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user, _ = accounts.create_user(session, email=email, password=password)
+        key = keys.create_key(session, user, name="bench", scope="read").secret
+        session.commit()
+        token = signin.sign_in(session, settings, email, password).token
+        session.commit()
+    return {"anonymous": {}, "API key": {"Authorization": f"Apikey {key}"},
+            "session": {"Cookie": f"mutuelle_session={token}"}}
+
+
+def tile_of(lat: float, lon: float, z: int) -> tuple[int, int, int]:
+    """The slippy-map tile (z, x, y) holding a point."""
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return z, x, y
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(lat min, lat max, lon min, lon max) of a tile."""
+    n = 2 ** z
+
+    def lat(row: float) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+    return lat(y + 1), lat(y), x / n * 360 - 180, (x + 1) / n * 360 - 180
+
+
+@dataclass(frozen=True)
+class Ask:
+    kind: str           # records, facets, aggregate, tile
+    api: tuple[str, list[tuple[str, str]]]
+    datasette: tuple[str, list[tuple[str, str]]]
+
+
+def ask(rng: random.Random) -> Ask:
+    """One request of the mix, the same for both servers (Datasette: a bounding box for tiles)."""
+    kind = rng.choice(("records", "facets", "aggregate", "tile"))
+    code = rng.choice(ROME)[0]
+    salary = rng.randrange(1400, 3800, 50)
+    if kind == "records":
+        offset = rng.randrange(0, 500, 10)
+        return Ask(kind, (f"{EXPLORE}/records", [("where", f'code_rome="{code}"'), ("limit", "10"),
+                                                 ("offset", str(offset))]),
+                   ("/offres/offres.json", [("code_rome", code), ("_size", "10"),
+                                            ("_sort", "id"), ("id__gt", str(offset))]))
+    if kind == "facets":
+        return Ask(kind, (f"{EXPLORE}/facets", [("facet", "code_rome"), ("facet", "type_contrat"),
+                                                ("where", f"salaire_min > {salary}")]),
+                   ("/offres/offres.json", [("_facet", "code_rome"), ("_facet", "type_contrat"),
+                                            ("salaire_min__gt", str(salary)), ("_size", "0")]))
+    if kind == "aggregate":
+        return Ask(kind, (f"{EXPLORE}/records", [("select", "code_rome, avg(salaire_min) as s"),
+                                                 ("group_by", "code_rome"), ("limit", "100"),
+                                                 ("where", f"salaire_min > {salary}")]),
+                   ("/offres.json", [("sql", "select code_rome, avg(salaire_min) as s from offres "
+                                             f"where salaire_min > {salary} group by code_rome")]))
+    _, lat, lon = rng.choice(COMMUNES)
+    z, x, y = tile_of(lat, lon, rng.choice((9, 10, 11)))
+    south, north, west, east = tile_bounds(z, x, y)
+    return Ask(kind, (f"/tiles/datasets/{DATASET}/{z}/{x}/{y}.mvt", [("properties", "code_rome")]),
+               ("/offres.json", [("sql", "select id, latitude, longitude, code_rome from offres "
+                                         f"where latitude between {south} and {north} and longitude "
+                                         f"between {west} and {east} limit 5000")]))
+
+
+@dataclass
+class Load:
+    who: str
+    seconds: float
+    latencies: list[float] = field(default_factory=list)  # ms
+    errors: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else float("nan")
+
+
+async def _load(base: str, side: str, who: str, clients: int, seconds: float, hot: list[Ask],
+                repeated_share: float, seed: int) -> Load:
+    out = Load(who, seconds)
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def one(index: int) -> None:
+            rng = random.Random(seed * 1000 + index)
+            while time.perf_counter() < deadline:
+                chosen = rng.choice(hot) if rng.random() < repeated_share else ask(rng)
+                path, params = chosen.api if side == "api" else chosen.datasette
+                started = time.perf_counter()
+                try:
+                    response = await client.get(path, params=params)
+                    await response.aread()
+                    ok = response.status_code == 200
+                    problem = f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    ok, problem = False, type(exc).__name__
+                spent = (time.perf_counter() - started) * 1000
+                if time.perf_counter() > deadline:
+                    break  # cut by the end of the run: not counted
+                if ok:
+                    out.latencies.append(spent)
+                    out.by_kind[chosen.kind] = out.by_kind.get(chosen.kind, 0) + 1
+                else:
+                    out.errors[problem] = out.errors.get(problem, 0) + 1
+
+        await asyncio.gather(*(one(i) for i in range(clients)))
+    return out
+
+
+def load_test(server: Server, side: str, clients: int, seconds: float, seed: int = 14) -> Load:
+    """``clients`` concurrent clients for ``seconds``: 80 % of the calls from a hot set of 20."""
+    rng = random.Random(seed)
+    hot = [ask(rng) for _ in range(20)]
+    return asyncio.run(_load(server.base, side, server.name, clients, seconds, hot, 0.8, seed))
+
+
 # --- printing ----------------------------------------------------------------------------------
 
 def fmt_ms(t: Timing | None) -> str:
@@ -506,18 +755,29 @@ def fmt_ms(t: Timing | None) -> str:
 def print_query_table(title: str, rows: list[dict[str, Any]], with_datasette: bool) -> None:
     print()
     print(title)
-    head = f"{'query':38} {'API p50 / p95':>18} {'DuckDB p50 / p95':>18}"
+    floor = any("floor" in r for r in rows)
+    head = f"{'query':38} {'API p50 / p95':>18}"
+    if floor:
+        head += f" {'floor p50 / p95':>18}"
+    head += f" {'DuckDB p50 / p95':>18}"
     if with_datasette:
         head += f" {'Datasette p50 / p95':>20} {'Dsette+idx p50/p95':>20}"
+    if floor:
+        head += f" {'API/floor':>9}"
     head += f" {'API/Duck':>9}"
     if with_datasette:
         head += f" {'Dsette/API':>11} {'idx/API':>8}"
     print(head + "   (wall ms)")
     print("-" * len(head))
     for r in rows:
-        line = (f"({r['key']}) {r['label']:34} {fmt_ms(r['api']):>18} {fmt_ms(r['duck']):>18}")
+        line = f"({r['key']}) {r['label']:34} {fmt_ms(r['api']):>18}"
+        if floor:
+            line += f" {fmt_ms(r.get('floor')):>18}"
+        line += f" {fmt_ms(r['duck']):>18}"
         if with_datasette:
             line += f" {fmt_ms(r.get('ds')):>20} {fmt_ms(r.get('dsi')):>20}"
+        if floor:
+            line += f" {r['api'].p50 / r['floor'].p50:8.2f}x" if r.get("floor") else f" {'-':>9}"
         line += f" {r['api'].p50 / r['duck'].p50:8.2f}x"
         if with_datasette:
             line += (f" {r['ds'].p50 / r['api'].p50:10.1f}x {r['dsi'].p50 / r['api'].p50:7.1f}x"
@@ -526,14 +786,15 @@ def print_query_table(title: str, rows: list[dict[str, Any]], with_datasette: bo
     print()
     print("CPU per call, mean, all threads of the process doing the work (the server for HTTP, "
           "this process for DuckDB)")
-    head = f"{'query':38} {'API':>9} {'DuckDB':>9}"
+    head = f"{'query':38} {'API':>9} {'floor':>9} {'DuckDB':>9}"
     if with_datasette:
         head += f" {'Datasette':>10} {'Dsette+idx':>11}"
     head += f" {'API-Duck':>9} {'API/Duck':>9}"
     print(head + "   (CPU ms)")
     print("-" * len(head))
     for r in rows:
-        line = f"({r['key']}) {r['label']:34} {r['api'].cpu_ms:9.1f} {r['duck'].cpu_ms:9.1f}"
+        shown = f"{r['floor'].cpu_ms:9.1f}" if r.get("floor") else f"{'-':>9}"
+        line = f"({r['key']}) {r['label']:34} {r['api'].cpu_ms:9.1f} {shown} {r['duck'].cpu_ms:9.1f}"
         if with_datasette:
             line += (f" {r['ds'].cpu_ms:10.1f} {r['dsi'].cpu_ms:11.1f}" if r.get("ds")
                      else f" {'-':>10} {'-':>11}")
@@ -575,6 +836,16 @@ def vs_duckdb(r: dict[str, Any], where: str) -> tuple[str, bool]:
     return f"({r['key']}) vs DuckDB{where}", ok
 
 
+def vs_floor(r: dict[str, Any], where: str) -> tuple[str, bool]:
+    """The target of issue 14: a cold query within 2 x the plain floor + 3 ms (wall p50)."""
+    limit, cpu_limit = 2 * r["floor"].p50 + 3, 2 * r["floor"].cpu_ms + 3
+    ok = r["api"].p50 <= limit
+    print(f"  ({r['key']}) API p50 {r['api'].p50:7.1f} ms <= 2 x plain floor + 3 = {limit:7.1f} ms"
+          f"   {verdict(ok)}      (CPU: {r['api'].cpu_ms:6.1f} <= {cpu_limit:6.1f} ms "
+          f"{'yes' if r['api'].cpu_ms <= cpu_limit else 'no'})")
+    return f"({r['key']}) vs plain floor{where}", ok
+
+
 def duck_connection() -> duckdb.DuckDBPyConnection:
     """``duckdb.connect()`` with the server's limits (1GB, 2 threads) and spatial for GeoJSON."""
     con = duckdb.connect(config=SERVER_SETTINGS)
@@ -597,9 +868,12 @@ def run_main(args: argparse.Namespace, running: list[Server]) -> list[tuple[str,
     parquet, import_s = mutuelle_import(source, OUT / f"home_api_{args.rows}")
     plain, indexed = OUT / "offres.db", OUT / "offres_idx.db"
     load = sqlite_load(source, plain, indexed)
-    api = start_mutuelle(OUT / f"home_api_{args.rows}", running)
+    home = OUT / f"home_api_{args.rows}"
+    api = start_mutuelle(home, running)  # answers from memory off: every call is cold
     ds = start_datasette([plain, indexed], running)
     con = duck_connection()
+    floor_con = duck_connection()  # the plain floor: the API's own SQL, a persistent connection
+    floors = floor_sql(home)
     load_before = os.getloadavg()[0]
     print(f"servers up: mutuelle {api.base} (RSS {api.rss() / 2**20:.0f} MiB), "
           f"datasette {ds.base} (RSS {ds.rss() / 2**20:.0f} MiB)", flush=True)
@@ -611,7 +885,9 @@ def run_main(args: argparse.Namespace, running: list[Server]) -> list[tuple[str,
         for case in cases(str(parquet)):
             print(f"  ({case.key}) {case.label} ...", flush=True)
             row: dict[str, Any] = {"key": case.key, "label": case.label, "case": case}
-            calls = {"api": http_call(client, api, *case.api), "duck": duck_call(con, case.duck)}
+            calls = {"api": http_call(client, api, *case.api),
+                     "floor": floor_call(floor_con, floors[case.key], 100 if case.key == "e" else 10),
+                     "duck": duck_call(con, case.duck)}
             if case.datasette:
                 path, params = case.datasette
                 calls["ds"] = http_call(dsc, ds, path, params)
@@ -619,6 +895,7 @@ def run_main(args: argparse.Namespace, running: list[Server]) -> list[tuple[str,
             timings, got = measure(calls, args.repeat, args.warmup)
             row.update(timings)
             answers = {"api": answer_api(case.key, got["api"]),
+                       "floor": answer_floor(case.key, got["floor"]),
                        "duckdb": answer_duck(case.key, got["duck"])}
             if case.datasette:
                 answers["datasette"] = answer_datasette(case.key, got["ds"])
@@ -637,6 +914,9 @@ def run_main(args: argparse.Namespace, running: list[Server]) -> list[tuple[str,
         ds_export.who = "datasette .csv?_stream"
     duck_exp = duck_export(con, str(parquet), args.rows)
     con.close()
+    floor_con.close()
+    api.stop()
+    warm = run_warm(args, home, ds, table, running)
 
     mib = source.stat().st_size / 2**20
     print()
@@ -662,9 +942,12 @@ def run_main(args: argparse.Namespace, running: list[Server]) -> list[tuple[str,
 
     checks: list[tuple[str, bool]] = []
     print()
-    print(f"targets at {args.rows:,} rows")
+    print(f"targets at {args.rows:,} rows (cold queries: answers from memory off)")
     for r in table:
-        checks.append(vs_duckdb(r, ""))
+        checks.append(vs_floor(r, ""))
+    print("  the bench's own DuckDB SQL (geometry as GeoJSON, a count), for reference:")
+    for r in table:
+        vs_duckdb(r, "")
     for r in table:
         if r["case"].target_vs_datasette:
             ratio = r["ds"].p50 / r["api"].p50
@@ -683,9 +966,88 @@ def run_main(args: argparse.Namespace, running: list[Server]) -> list[tuple[str,
           f"{api_export.rss_peak / 2**20:.0f} MiB ({api_export.growth_mib:+.0f} MiB while sending "
           f"{api_export.nbytes / 2**20:.0f} MiB; flat = growth < {FLAT_MIB} MiB)"
           f"   {verdict(ok)}")
-    api.stop()
+    checks += warm()
     ds.stop()
     return checks
+
+
+def run_warm(args: argparse.Namespace, home: Path, ds: Server, table: list[dict[str, Any]],
+             running: list[Server]) -> Callable[[], list[tuple[str, bool]]]:
+    """``mutuelle serve --workers 2`` with answers from memory: repeated queries, keys and
+    sessions, the load test against Datasette. Measured now; printed (with the verdicts) by the
+    function returned, after the cold tables."""
+    api = start_mutuelle(home, running, workers=2, cache=True, name="mutuelle-2w")
+    headers = member_headers(home)
+    cases_by_key = {r["key"]: r["case"] for r in table}
+    with httpx.Client(base_url=api.base, timeout=600) as client:
+        print("  repeated queries (answers from memory) ...", flush=True)
+        hits = repeated(client, {k: (c.api[0], c.api[1], {}) for k, c in cases_by_key.items()},
+                        args.hit_repeat)
+        print("  API key and signed-in session ...", flush=True)
+        path, params = cases_by_key["a"].api
+        who = repeated(client, {name: (path, params, h) for name, h in headers.items()},
+                       args.hit_repeat)
+    print(f"  load: {args.load_clients} clients x {args.load_seconds:.0f} s on mutuelle (2 workers) ...",
+          flush=True)
+    loads = [load_test(api, "api", args.load_clients, args.load_seconds)]
+    print(f"  load: {args.load_clients} clients x {args.load_seconds:.0f} s on Datasette ...", flush=True)
+    loads.append(load_test(ds, "datasette", args.load_clients, args.load_seconds))
+    api.stop()
+
+    def report() -> list[tuple[str, bool]]:
+        print()
+        print(f"repeated queries, mutuelle serve --workers 2 with answers from memory "
+              f"({args.hit_repeat} calls each after one): p50 / p95 wall and server p50 in ms")
+        print(f"{'query':38} {'wall p50 / p95':>18} {'server p50':>11}   answers")
+        for key, h in hits.items():
+            print(f"({key}) {cases_by_key[key].label:34} {fmt_ms(h.wall):>18} {h.server_p50:11.2f}   "
+                  + ", ".join(f"{k}: {n}" for k, n in sorted(h.sources.items())))
+        print()
+        print("what the caller adds to a repeated first page (a): p50 wall and server, in ms")
+        base = who["anonymous"]
+        for name, h in who.items():
+            print(f"  {name:10} wall {h.wall.p50:7.2f}  server {h.server_p50:6.2f}  "
+                  f"(+{h.wall.p50 - base.wall.p50:5.2f} / +{h.server_p50 - base.server_p50:5.2f})")
+        print()
+        print(f"load: {args.load_clients} concurrent clients for {args.load_seconds:.0f} s, 80 % of "
+              "calls from 20 repeated ones (records, facets, aggregates, tiles; Datasette: a "
+              "bounding-box query for tiles)")
+        print(f"{'server':14} {'calls':>8} {'calls/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'errors':>7}   mix")
+        for load in loads:
+            print(f"{load.who:14} {len(load.latencies):8d} {load.throughput:8.1f} {load.pct(0.5):7.1f} "
+                  f"{load.pct(0.95):7.1f} {load.pct(0.99):7.1f} {sum(load.errors.values()):7d}   "
+                  + ", ".join(f"{k} {n}" for k, n in sorted(load.by_kind.items()))
+                  + (f"   errors: {load.errors}" if load.errors else ""))
+        checks: list[tuple[str, bool]] = []
+        print()
+        print("targets with answers from memory")
+        for key, h in hits.items():
+            ok = h.server_p50 <= 2
+            checks.append((f"({key}) repeated <= 2 ms", ok))
+            print(f"  ({key}) repeated query: server p50 {h.server_p50:5.2f} ms <= 2 ms   {verdict(ok)}"
+                  f"      (wall p50 {h.wall.p50:5.2f} ms)")
+        first, dsette = hits["a"].wall.p50, next(r for r in table if r["key"] == "a")["ds"].p50
+        ok = first < dsette
+        checks.append(("(a) first page faster than Datasette", ok))
+        print(f"  (a) first page {first:5.2f} ms < Datasette's {dsette:5.2f} ms   {verdict(ok)}")
+        for name in ("API key", "session"):
+            added = who[name].server_p50 - base.server_p50
+            ok = added <= 2
+            checks.append((f"{name} adds <= 2 ms", ok))
+            print(f"  {name} adds {added:5.2f} ms (server p50) <= 2 ms   {verdict(ok)}"
+                  f"      (wall: +{who[name].wall.p50 - base.wall.p50:5.2f} ms)")
+        ours, theirs = loads
+        for name, ok, shown in (
+                ("load: no errors", not ours.errors, f"{sum(ours.errors.values())} errors"),
+                ("load: p99 < 250 ms", ours.pct(0.99) < 250, f"p99 {ours.pct(0.99):.1f} ms"),
+                ("load: >= 3x Datasette", ours.throughput >= 3 * theirs.throughput,
+                 f"{ours.throughput:.1f} calls/s = {ours.throughput / max(theirs.throughput, 1e-9):.1f}x "
+                 f"Datasette's {theirs.throughput:.1f}")):
+            checks.append((name, ok))
+            print(f"  {name}: {shown}   {verdict(ok)}")
+        return checks
+
+    return report
 
 
 def run_big(args: argparse.Namespace, running: list[Server]) -> list[tuple[str, bool]]:
@@ -695,6 +1057,8 @@ def run_big(args: argparse.Namespace, running: list[Server]) -> list[tuple[str, 
     parquet, import_s = mutuelle_import(source, home)
     api = start_mutuelle(home, running)
     con = duck_connection()
+    floor_con = duck_connection()
+    floors = floor_sql(home)
     load_before = os.getloadavg()[0]
     table: list[dict[str, Any]] = []
     with httpx.Client(base_url=api.base, timeout=600) as client:
@@ -704,6 +1068,7 @@ def run_big(args: argparse.Namespace, running: list[Server]) -> list[tuple[str, 
             print(f"  ({case.key}) {case.label} at {rows:,} rows ...", flush=True)
             row: dict[str, Any] = {"key": case.key, "label": case.label, "case": case}
             timings, got = measure({"api": http_call(client, api, *case.api),
+                                    "floor": floor_call(floor_con, floors[case.key], 100),
                                     "duck": duck_call(con, case.duck)}, args.repeat, args.warmup)
             row.update(timings)
             body, res = got["api"], got["duck"]
@@ -716,6 +1081,7 @@ def run_big(args: argparse.Namespace, running: list[Server]) -> list[tuple[str, 
         export.who = "mutuelle /exports/csv"
     duck_exp = duck_export(con, str(parquet), rows)
     con.close()
+    floor_con.close()
     print()
     print(f"--big data: {source.name}, {rows:,} rows, {source.stat().st_size / 2**20:.0f} MiB "
           f"(written by DuckDB from range(): UTF-8, ';', decimal comma); mutuelle import "
@@ -727,7 +1093,9 @@ def run_big(args: argparse.Namespace, running: list[Server]) -> list[tuple[str, 
     print()
     print(f"targets at {rows:,} rows")
     for r in table:
-        checks.append(vs_duckdb(r, f" at {rows:,}"))
+        checks.append(vs_floor(r, f" at {rows:,}"))
+    for r in table:
+        vs_duckdb(r, f" at {rows:,}")
     ok = export.mb_s >= 50 and export_is_flat(export)
     checks.append((f"(f) export at {rows:,}", ok))
     print(f"  (f) export {export.mb_s:.1f} MB/s (server CPU {export.server_cpu:.1f} s: "
@@ -747,6 +1115,10 @@ def main() -> None:
     parser.add_argument("--big", action="store_true",
                         help="also (d), (e) and the export at --big-rows (API vs DuckDB)")
     parser.add_argument("--big-rows", type=int, default=10_000_000)
+    parser.add_argument("--hit-repeat", type=int, default=200,
+                        help="calls of each repeated query (answers from memory)")
+    parser.add_argument("--load-clients", type=int, default=100, help="concurrent clients")
+    parser.add_argument("--load-seconds", type=float, default=60, help="length of each load run")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
 

@@ -9,17 +9,22 @@ from fastapi import Depends, FastAPI
 from mutuelle import __version__
 from mutuelle.api import datasets as datasets_api
 from mutuelle.api import discussions as discussions_api
-from mutuelle.api import explore, explore_catalog
+from mutuelle.api import explore, explore_catalog, explore_legacy
 from mutuelle.api import indicators as indicators_api
 from mutuelle.api import members as members_api
 from mutuelle.api import scenarios as scenarios_api
 from mutuelle.api import territories as territories_api
 from mutuelle.api import tiles as tiles_api
+from mutuelle.api.compat import HeadAsGet, TrailingSlashes
+from mutuelle.api.cors import CrossOrigin
 from mutuelle.api.errors import install_error_handlers
+from mutuelle.api.openapi import install_openapi
+from mutuelle.api.timing import ServerTiming
 from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.core.config import Settings, load_settings
 from mutuelle.federation.portals import PortalHosts
-from mutuelle.ingest.service import recover_imports
+from mutuelle.ingest.service import after_commit, recover_imports
+from mutuelle.query import records
 from mutuelle.requests import DefaultCacheControl, guard
 
 
@@ -41,11 +46,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     app.state.sessions = sessions(settings)
     recover_imports(settings, app.state.sessions)  # what a killed import left, before serving
+    after_commit(records.first_page)  # each new version's preview answered from the start
     install_error_handlers(app)
     app.include_router(datasets_api.router)
     app.include_router(explore_catalog.router)
     app.include_router(explore.router)
     app.include_router(explore.native_router)
+    app.include_router(explore_legacy.router)
     app.include_router(tiles_api.router)
     app.include_router(indicators_api.router)
     app.include_router(territories_api.router)
@@ -68,7 +75,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(discussion_pages.router)
     observatory_pages.install(app)
     observatory_scenarios.install(app)
+    install_openapi(app)   # every operation's error answers, once every route is in
     app.add_middleware(DefaultCacheControl)
+    app.add_middleware(TrailingSlashes)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(CrossOrigin, origins=settings.cors_origins)
+    app.add_middleware(ServerTiming)
     if settings.portal_hosts:
         app.add_middleware(PortalHosts, setting=settings.portal_hosts)
     if settings.warm_up:

@@ -100,6 +100,10 @@ def serve(host: str | None = None, port: int | None = None,
         os.environ["MUTUELLE_WARM_UP"] = "0"
     settings = load_settings()
     host, port = host or settings.host, port or settings.port
+    # Migrated once, here: workers each migrating a new catalogue at once would race (on
+    # PostgreSQL, both create the same tables and one dies); they then find it up to date.
+    settings, session = _session()
+    session.close()
     console.print(f"mutuelle is serving on [bold]http://{host}:{port}/[/] (data in {settings.home})")
     uvicorn.run("mutuelle.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
@@ -344,25 +348,127 @@ def indicators_list(theme: str | None = None) -> None:
         console.print(table)
 
 
-@indicators_app.command("values")
-def indicators_values(indicator: str, level: str = "commune", vintage: int | None = None) -> None:
-    """An indicator's values at one level (secret cells shown as such)."""
-    from mutuelle.observatory.compute import indicator_values
-    from mutuelle.observatory.indicators import get_indicator
+@indicators_app.command("add")
+def indicators_add(
+    indicator: Annotated[str, typer.Argument(help="id of the new indicator (lower-case, digits, hyphens)")],
+    dataset: Annotated[str, typer.Option(help="slug of the source dataset")],
+    code_column: Annotated[str, typer.Option(help="column of the codes (or of the points)")],
+    numerator: Annotated[str, typer.Option(help="ODSQL expression summed over the rows")] = "",
+    level: Annotated[str, typer.Option(help="iris, commune, epci, departement, region or qpv")] = "iris",
+    denominator: Annotated[str, typer.Option(help="ODSQL expression; empty for a sum")] = "",
+    filters: Annotated[str, typer.Option(help="ODSQL condition on the rows")] = "",
+    points: Annotated[str | None, typer.Option(help="count, sum or mean of points per territory")] = None,
+    vintage: Annotated[int | None, typer.Option(help="millésime of the codes (default: found from them)")] = None,
+    label: Annotated[str | None, typer.Option(help="label (default: the id)")] = None,
+    unit: str = "",
+    scale: float = 1.0,
+    secrecy: Annotated[int | None, typer.Option(help="statistical secrecy threshold")] = None,
+    habitat_only: Annotated[bool, typer.Option("--habitat-only", help="only IRIS of habitat")] = False,
+    min_coverage: Annotated[int | None, typer.Option(help="% of coverage under which a larger territory is withheld")] = None,
+    theme: str = "",
+    organisation: Annotated[str | None, typer.Option(help="owner (default: the dataset's)")] = None,
+    access: str = "public",
+) -> None:
+    """Define an indicator from a dataset: checked, computed and saved (or refused, naming the field)."""
+    from mutuelle.access.policy import OPERATOR
+    from mutuelle.observatory.definitions import Definition, create_indicator
 
     settings, session = _session()
     with session:
         try:
-            values = indicator_values(session, settings, get_indicator(session, indicator), level,
-                                      vintage=vintage)
+            made, found = create_indicator(session, settings, OPERATOR, Definition(
+                id=indicator, label=label or indicator, dataset=dataset, level=level,
+                code_column=code_column, numerator=numerator, denominator=denominator,
+                filters=filters, points=points, vintage=vintage, unit=unit, scale=scale,
+                secrecy=secrecy, habitat_only=habitat_only, min_coverage=min_coverage,
+                theme=theme, organisation=organisation, access=access))
+            session.commit()
+        except MutuelleError as exc:
+            session.rollback()
+            _fail(exc)
+        computed = found.computed
+        console.print(f"indicator {made.id} saved: {made.label} ({made.code_level} codes of "
+                      f"{computed.referential.vintage}, vintage {found.vintage_reason})")
+        for lv, values in computed.levels.items():
+            counts: dict[str, int] = {}
+            for v in values.values():
+                counts[v.status] = counts.get(v.status, 0) + 1
+            console.print(f"  {lv}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+        _print_matching(computed)
+
+
+def _print_matching(computed: Any) -> None:
+    """Codes matching no territory, codes followed to their vintage, points outside."""
+    from mutuelle.observatory.maps import matching_json
+
+    found = matching_json(computed)
+    if found["unmatched_count"]:
+        codes = ", ".join(u["code"] for u in found["unmatched"])
+        err.print(f"[yellow]{found['unmatched_count']} code(s) on {found['unmatched_rows']} row(s) "
+                  f"match no territory of {computed.referential.vintage}:[/] {escape(codes)}",
+                  soft_wrap=True)
+    if found["passed"]:
+        err.print(f"{len(found['passed'])} code(s) of an earlier vintage followed through the COG's "
+                  "passages: " + ", ".join(f"{p['from']} → {p['to']}" for p in found["passed"]),
+                  soft_wrap=True)
+    if found["points_outside"]:
+        err.print(f"[yellow]{found['points_outside']} of {found['points']} point(s) lie inside no "
+                  "territory[/]")
+
+
+@indicators_app.command("values")
+def indicators_values(indicator: str, level: str = "commune", vintage: int | None = None,
+                      format_: Annotated[str, typer.Option(
+                          "--format", help="table, or json: a list of {code, name, value, status, coverage}")] = "table"
+                      ) -> None:
+    """An indicator's values at one level (secret cells shown as such), and the codes that
+    matched no territory (on standard error)."""
+    import json
+
+    from mutuelle.access.policy import OPERATOR, readable_indicator
+    from mutuelle.observatory.compute import compute_indicator
+
+    if format_ not in ("table", "json"):
+        _fail(MutuelleError(f"--format must be table or json, not {format_!r}"))
+    settings, session = _session()
+    with session:
+        try:
+            computed = compute_indicator(session, settings,
+                                         readable_indicator(session, OPERATOR, indicator),
+                                         vintage=vintage)
+            values = computed.values(level)
         except MutuelleError as exc:
             _fail(exc)
-        table = Table(title=f"{indicator} by {level}")
-        for col in ("code", "name", "value", "status"):
-            table.add_column(col)
-        for v in values:
-            table.add_row(v.code, v.name, "" if v.value is None else f"{v.value:.4g}", v.status)
-        console.print(table)
+        if format_ == "json":
+            typer.echo(json.dumps([
+                {"code": v.code, "name": v.name, "value": v.value if v.status == "ok" else None,
+                 "status": v.status, "coverage": None if v.coverage is None else round(v.coverage, 4)}
+                for v in values], ensure_ascii=False, indent=1))
+        else:
+            table = Table(title=f"{indicator} by {level} ({computed.referential.vintage})")
+            for col in ("code", "name", "value", "status", "coverage"):
+                table.add_column(col)
+            for v in values:
+                table.add_row(v.code, v.name, "" if v.value is None or v.status != "ok" else f"{v.value:.4g}",
+                              v.status, "" if v.coverage is None else f"{100 * v.coverage:.0f} %")
+            console.print(table)
+        _print_matching(computed)
+
+
+@indicators_app.command("delete")
+def indicators_delete(indicator: str) -> None:
+    """Delete an indicator's definition (its dataset is untouched)."""
+    from mutuelle.access.policy import OPERATOR
+    from mutuelle.observatory.definitions import remove_indicator
+
+    _settings, session = _session()
+    with session:
+        try:
+            remove_indicator(session, OPERATOR, indicator)
+            session.commit()
+        except MutuelleError as exc:
+            _fail(exc)
+        console.print(f"indicator {indicator} deleted")
 
 
 @app.command("settings")

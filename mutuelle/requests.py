@@ -14,6 +14,7 @@ anything.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -27,7 +28,7 @@ from mutuelle.access.policy import ANONYMOUS, Viewer
 from mutuelle.access.signin import sign_out
 from mutuelle.access.viewers import viewer_of_request
 from mutuelle.core.config import Settings
-from mutuelle.core.errors import Forbidden, InvalidInput
+from mutuelle.core.errors import Forbidden, InvalidInput, InvalidText
 
 #: The cookie of a signed-in browser (a random token; the catalogue keeps its digest).
 SESSION_COOKIE = "mutuelle_session"
@@ -171,16 +172,56 @@ def own_origins(request: Request) -> frozenset[str]:
     return frozenset(origins)
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _nul_at(value: Any, where: str) -> str | None:
+    """Where a NUL character is in a parsed JSON body (a dotted path), if anywhere."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        path = f"{where}.{key}" if where else str(key)
+        if "\x00" in str(key):
+            return path
+        found = _nul_at(item, path)
+        if found is not None:
+            return found
+    return None
+
+
+async def refuse_nul_in_body(request: Request) -> None:
+    """Text with a NUL character in a form field or a JSON body is refused (422) before any
+    route reads it: no catalogue stores NUL, and PostgreSQL cannot even compare it with its
+    text (uploaded files are data, not text, and are left alone)."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith(_FORM_TYPES):
+        for name, value in (await request.form()).multi_items():
+            if isinstance(value, str) and ("\x00" in value or "\x00" in name):
+                raise InvalidText(f"{name.replace(chr(0), '')} holds a NUL character")
+    elif "json" in kind:
+        body = await request.body()
+        if b"\\u0000" not in body:
+            return
+        try:
+            where = _nul_at(json.loads(body), "")
+        except ValueError:
+            return  # not JSON: the route says so
+        if where is not None:
+            raise InvalidText(f"{where or 'the body'} holds a NUL character")
+
+
 async def guard(request: Request) -> None:
-    """Run before every route: text with NUL in the address is refused, and so is an unsafe
-    request that comes from another site, or that carries our cookies without this browser's
-    CSRF token (API-key requests carry no cookie authority and are exempt)."""
+    """Run before every route: text with NUL in the address or the body is refused, and so is
+    an unsafe request that comes from another site, or that carries our cookies without this
+    browser's CSRF token (API-key requests carry no cookie authority and are exempt)."""
     if "\x00" in request.url.path or "%00" in request.url.query or "\x00" in request.url.query:
         raise InvalidInput("the address holds a NUL character")
     if request.method in csrf.SAFE_METHODS:
         return
     if csrf.cross_site(request.method, request.headers, own_origins(request)):
         raise CrossSiteRefused("cross-site request refused: this form or call must come from this portal")
+    await refuse_nul_in_body(request)
     get_viewer(request)
     if request.state.by_key:
         return

@@ -16,6 +16,16 @@ def refused(response: Any, *words: str) -> str:
     return message
 
 
+def invalid(response: Any, *words: str) -> str:
+    """The message of a 422 answer (a parameter or field that does not fit the API's declared
+    shape, on the native API), checked to name ``words``."""
+    assert response.status_code == 422, response.text
+    message = str(response.json()["message"])
+    for word in words:
+        assert word in message, message
+    return message
+
+
 def admin_key(settings: Any, email: str = "admin@tests.example") -> dict[str, str]:
     """Headers of a site administrator's write key on the portal of ``settings`` (the account
     is made once, directly in its catalogue): the tests' stand-in for an editing member."""

@@ -436,6 +436,12 @@ def may_create_datasets(viewer: Viewer) -> bool:
     return viewer.all_powerful or bool(viewer.orgs_with("editor"))
 
 
+def may_define_indicators(viewer: Viewer) -> bool:
+    """Whether ``viewer`` may define indicators (the form, the preview): an editor somewhere;
+    saving one needs ``create`` on the organisation owning it and reading its source dataset."""
+    return may_create_datasets(viewer)
+
+
 def may_see_members(viewer: Viewer, org: Organisation) -> bool:
     """Members of an organisation (and of those above it) see who else is; admins manage them."""
     return viewer.all_powerful or viewer.role_in(org.id) > 0

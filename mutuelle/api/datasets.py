@@ -22,6 +22,7 @@ from mutuelle.access.policy import (
     visible_datasets,
 )
 from mutuelle.api.downloads import version_download
+from mutuelle.api.openapi import file_answers
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.models import Version
 from mutuelle.catalog.serialize import dataset_json, organisation_json, version_json
@@ -269,7 +270,10 @@ def update_field(key: str, number: str, name: str, session: SessionDep, viewer: 
 
 @router.get("/datasets/{key}/versions/{number}/download/{kind}",
             summary="Download a version: original file, csv or parquet",
-            response_class=Response)
+            response_class=Response,
+            responses=file_answers(["text/csv; charset=utf-8", "application/vnd.apache.parquet", "*/*"],
+                                   "the version as CSV or Parquet, or its original file (in "
+                                   "its own type)"))
 def download(key: str, number: str, kind: str, session: SessionDep, settings: SettingsDep,
              viewer: ViewerDep) -> Response:
     version = _version(session, viewer, key, number)

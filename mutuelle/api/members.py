@@ -22,6 +22,11 @@ from mutuelle.requests import SessionDep, ViewerDep, client_address
 
 router = APIRouter(prefix="/api", tags=["members"])
 
+#: What reads reserved to site administrators declare (the error body is filled in by
+#: ``api.openapi``).
+SITE_ADMINS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "only site administrators may do this"}}
+
 
 def _line(field: str, max_length: int) -> Any:
     return AfterValidator(lambda v: check_text(v, field, max_length=max_length))
@@ -144,7 +149,7 @@ def revoke_key(key_id: str, request: Request, session: SessionDep, viewer: Viewe
 
 # --- accounts (site administrators) ----------------------------------------------------------
 
-@router.get("/users", summary="Every account (site administrators)")
+@router.get("/users", summary="Every account (site administrators)", responses=SITE_ADMINS)
 def list_users(session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
     _require_site_admin(viewer)
     rows = [user_json(u, session) for u in accounts.list_users(session)]
@@ -177,7 +182,8 @@ def change_user(user_id: str, request: Request, session: SessionDep, viewer: Vie
 
 # --- roles and groups -------------------------------------------------------------------------
 
-@router.get("/organisations/{org}/members", summary="Members of an organisation and their roles")
+@router.get("/organisations/{org}/members", summary="Members of an organisation and their roles",
+            responses={403: {"description": "only members of the organisation see its members"}})
 def organisation_members(org: str, session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
     organisation = repo.get_organisation(session, org)
     if not may_see_members(viewer, organisation):
@@ -198,7 +204,7 @@ def set_member(org: str, request: Request, session: SessionDep, viewer: ViewerDe
     return organisation_members(org, session, viewer)
 
 
-@router.get("/groups", summary="Partner groups (site administrators)")
+@router.get("/groups", summary="Partner groups (site administrators)", responses=SITE_ADMINS)
 def list_groups(session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
     _require_site_admin(viewer)
     rows = [{"id": g.id, "slug": g.slug, "name": g.name, "description": g.description}
@@ -275,7 +281,8 @@ def change_access(key: str, request: Request, session: SessionDep, viewer: Viewe
 
 # --- the audit log ----------------------------------------------------------------------------
 
-@router.get("/audit", summary="The audit log, newest first (site administrators)")
+@router.get("/audit", summary="The audit log, newest first (site administrators)",
+            responses=SITE_ADMINS)
 def audit_log(session: SessionDep, viewer: ViewerDep,
               action: Annotated[str | None, Query(max_length=50)] = None,
               kind: Annotated[str | None, Query(max_length=20)] = None,
@@ -287,7 +294,7 @@ def audit_log(session: SessionDep, viewer: ViewerDep,
 
 
 @router.get("/audit.csv", summary="The whole audit log as CSV (site administrators)",
-            response_class=StreamingResponse)
+            response_class=StreamingResponse, responses=SITE_ADMINS)
 def audit_csv(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     _require_site_admin(viewer)
     audit.record(session, viewer, "audit.export", address=client_address(request))

@@ -35,7 +35,7 @@ def list_scenarios(request: Request, session: SessionDep, settings: SettingsDep,
                    q: Annotated[str | None, Query(description="words of the title or comment")] = None,
                    indicator: Annotated[str | None, Query(description="an indicator id")] = None,
                    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                   offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
     total, rows = service.list_scenarios(session, viewer, q=q, indicator=indicator,
                                          limit=limit, offset=offset)
     base = base_url(request, settings)

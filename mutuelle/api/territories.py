@@ -15,6 +15,9 @@ from mutuelle.requests import SessionDep, SettingsDep, ViewerDep
 
 router = APIRouter(prefix="/api/territories", tags=["observatory: territories"])
 
+VintageQuery = Annotated[int | None, Query(examples=[2024], ge=referential.MIN_VINTAGE,
+                                           le=referential.MAX_VINTAGE)]
+
 
 @router.get("", summary="Search territories by name or code",
             description="Every word of q must appear in the name or the code (accents and "
@@ -27,7 +30,7 @@ def search(session: SessionDep,
                                    examples=["val sauvage"])] = "",
            level: Annotated[str | None, Query(description="only this level",
                                               examples=["iris"])] = None,
-           vintage: Annotated[int | None, Query(examples=[2024])] = None,
+           vintage: VintageQuery = None,
            limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     if level:
         check_level(level)
@@ -44,7 +47,7 @@ def search(session: SessionDep,
                         "published values of its level. Secret values carry no number.")
 def get_territory(level: str, code: str, session: SessionDep, settings: SettingsDep,
                   viewer: ViewerDep,
-                  vintage: Annotated[int | None, Query(examples=[2024])] = None
+                  vintage: VintageQuery = None
                   ) -> dict[str, Any]:
     check_level(level)
     territory = referential.get_territory(session, level, code, vintage)

@@ -21,7 +21,7 @@ from mutuelle.catalog import repository as repo
 from mutuelle.catalog.observatory_models import Indicator
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
-from mutuelle.geo import point_tiles, tiles
+from mutuelle.geo import point_tiles, referential, tiles
 from mutuelle.observatory import compute
 from mutuelle.observatory.maps import tile_values
 from mutuelle.requests import SessionDep, SettingsDep, ViewerDep
@@ -40,7 +40,8 @@ LevelPath = Annotated[str, Path(description="iris, commune, epci, departement, r
                                 examples=["iris"])]
 VintageQuery = Annotated[int | None, Query(
     description="vintage (millésime) of the referential; default: the indicator's, else the "
-                "portal's default if present, else the newest", examples=[2024])]
+                "portal's default if present, else the newest", examples=[2024],
+    ge=referential.MIN_VINTAGE, le=referential.MAX_VINTAGE)]
 IndicatorQuery = Annotated[str | None, Query(
     description="id of an indicator: each feature then carries `value` and `status` "
                 "(ok, secret or no_data)", examples=["taux_chomage"])]

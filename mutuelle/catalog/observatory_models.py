@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -107,6 +108,14 @@ class Indicator(Base):
     secrecy_threshold: Mapped[int] = mapped_column(Integer, default=11)
     secrecy_on: Mapped[str] = mapped_column(String(20), default="denominator")  # numerator|denominator|none
     access: Mapped[str] = mapped_column(String(20), default="public")
+    #: An ODSQL condition on the source dataset's rows ("" for every row).
+    filters: Mapped[str] = mapped_column(Text, default="")
+    #: For a point dataset: count, sum or mean of the numerator's field within each territory.
+    points: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    #: Only IRIS of habitat (type H, and Z: communes without IRIS); the others are excluded.
+    habitat_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Coverage (%) below which a parent value is withheld; None: MUTUELLE_MIN_COVERAGE.
+    min_coverage: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Owner; None: the organisation of the source dataset.
     organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisation.id"), nullable=True)
     created_by: Mapped[str] = mapped_column(String(32), default="")

@@ -18,6 +18,7 @@ from mutuelle.catalog.models import (
     Organisation,
     Version,
 )
+from mutuelle.catalog.search import selection
 from mutuelle.core.clock import now
 from mutuelle.core.errors import InvalidInput, InvalidText, NotFound
 from mutuelle.core.ids import is_slug, new_id, slugify
@@ -157,31 +158,36 @@ def get_dataset(session: Session, key: str) -> Dataset:
 def list_datasets(
     session: Session, *, visible: ColumnElement[bool], q: str | None = None,
     organisation: str | None = None, theme: str | None = None,
-    limit: int = 50, offset: int = 0,
+    limit: int = 50, offset: int = 0, sort: str | None = None,
 ) -> tuple[int, Sequence[Dataset]]:
-    """Datasets matching a search, among those ``visible`` (a filter from ``access``)."""
-    query = select(Dataset).join(Dataset.organisation).where(visible)
-    if organisation:
-        query = query.where(Organisation.slug == organisation)
-    rows = session.scalars(query.options(selectinload(Dataset.organisation))).all()
-    if theme:  # themes is a JSON list: filtered here so SQLite and PostgreSQL behave alike
-        rows = [d for d in rows if theme in (d.themes or [])]
-    if q:  # accents and case folded alike on both backends ("equipement" finds "Équipements")
-        words = fold(q).split()
-        rows = [d for d in rows if all(w in _search_text(d) for w in words)]
-    rows = sorted(rows, key=lambda d: d.title.lower())
-    return len(rows), rows[offset:offset + limit]
+    """Datasets matching a search (ranked by relevance; by title without one), among those
+    ``visible`` (a filter from ``access``); see ``catalog.search`` for the rules."""
+    filters = {name: [value] for name, value in (("organisation", organisation), ("theme", theme))
+               if value}
+    with selection(session, visible=visible, text=q or "", filters=filters) as chosen:
+        total = chosen.total()
+        ids = [item.id for item in chosen.page(sort, limit, offset)]
+    return total, datasets_by_ids(session, ids)
+
+
+def datasets_by_ids(session: Session, ids: Sequence[str], *, with_fields: bool = False
+                    ) -> list[Dataset]:
+    """These datasets in this order, with their organisation and versions (and the versions'
+    fields) loaded in a few queries."""
+    if not ids:
+        return []
+    versions = selectinload(Dataset.versions)
+    options = [selectinload(Dataset.organisation),
+               versions.selectinload(Version.fields) if with_fields else versions]
+    found = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(list(ids)))
+                                              .options(*options))}
+    return [found[i] for i in ids if i in found]
 
 
 def fold(text: str) -> str:
     """Lower case without accents, for search."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def _search_text(d: Dataset) -> str:
-    return fold(" ".join([d.title, d.description, " ".join(d.keywords or []), " ".join(d.themes or []),
-                          d.organisation.name]))
 
 
 def publish_dataset(session: Session, dataset: Dataset) -> Dataset:

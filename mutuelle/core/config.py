@@ -49,15 +49,41 @@ class Settings:
     query_max_group_rows: int = _setting(20000, "offset + limit wall of /records with group_by.")
     max_concurrent_queries: int = _setting(8, "Queries run at once per worker; more get 429 with Retry-After.")
     export_batch_rows: int = _setting(50000, "Rows per batch when streaming an export.")
+    work_leftover_hours: int = _setting(
+        24, "Age after which a file an import left in the work folder (staged file, spill file...) "
+        "belongs to no live import and is removed at start even while other workers run; at least "
+        "the time the largest accepted file takes to import.")
+    work_folders_held: int = _setting(
+        16, "Work folders one process holds a lock on at once (an instance has one; a process "
+        "that opens many, such as the test suite, lets the oldest go).")
+    cors_origins: str = _setting(
+        "*", "Origins whose scripts may read the API (Access-Control-Allow-Origin): '*' for any "
+        "site (answers never carry credentials: cookies give other sites nothing), or "
+        "comma-separated origins such as 'https://ville.example.org'; empty: none.")
+    answer_cache_mib: int = _setting(
+        64, "Memory kept per worker for API answers already computed (records, facets), in MiB; "
+        "0 turns the cache off.")
+    answer_share_ms: int = _setting(
+        20, "Answers that took at least this long to compute are also written to the store "
+        "(HOME/store/answers), where every worker sharing HOME reads them.")
+    answer_share_items: int = _setting(
+        256, "Most answers written to the store per dataset version.")
+    answer_now_seconds: int = _setting(
+        5, "Seconds an answer computed with now() is kept (it changes with the clock).")
     preview_rows: int = _setting(20, "Rows shown as a table on the dataset page.")
     table_rows: int = _setting(300, "Territories per page of the table of values under the observatory's map.")
     cog_dir: Path = _setting(
         PACKAGE_DIR / "data" / "cog",
         "Folder of the INSEE Code officiel géographique JSON files (npm "
-        "@etalab/decoupage-administratif, copied into the package by scripts/build-assets.sh).")
+        "@etalab/decoupage-administratif, copied into the package by scripts/build-assets.sh); its "
+        "file `year` names their COG year, and subfolders named by year hold earlier COGs.")
     default_vintage: int = _setting(2024, "Vintage (millésime) of the referential used when none is named.")
     tile_cache_items: int = _setting(20000, "Vector tiles kept in memory per worker (LRU).")
     secrecy_threshold: int = _setting(11, "Default statistical secrecy threshold of an indicator.")
+    min_coverage: int = _setting(
+        50, "Coverage (%) below which an indicator's value for a larger territory is withheld: the "
+        "share of its population (or of its territories, when populations are unknown) whose data "
+        "were there. An indicator may set its own.")
     basemap_url: str = _setting("", "Optional base-map style URL for maps; empty: our own outlines only.")
     warm_up: int = _setting(
         0, "1: at start, load the referential's contours and compute the indicators in the background "

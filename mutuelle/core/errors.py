@@ -33,6 +33,23 @@ class InvalidText(InvalidInput):
     error_code = "InvalidText"
 
 
+class InvalidField(InvalidInput):
+    """One field of a definition (an indicator's numerator, its code column...) that cannot be
+    accepted: names the field and, for an expression, the position in it (422)."""
+
+    status_code = 422
+    error_code = "InvalidField"
+
+    def __init__(self, field: str, message: str, *, position: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.position = position
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON body, with the field and the position."""
+        return {**super().to_dict(), "field": self.field, "position": self.position}
+
+
 class NotFound(MutuelleError):
     """An object that does not exist (or that the caller may not know of)."""
 

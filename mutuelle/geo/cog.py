@@ -79,27 +79,136 @@ class CogReport:
     counts: dict[str, int] = field(default_factory=dict)   # level -> rows written
     passages: int = 0
     seconds: float = 0.0
+    year: int | None = None      # COG year of the files read
+    note: str = ""               # how far they are the vintage's own (see CogSource.note)
 
 
 def _read(folder: Path, name: str) -> list[dict[str, Any]]:
     path = folder / name
     if not path.exists():
-        raise NotFound(f"the COG file {path} is missing: install the npm package "
+        raise NotFound(f"the COG file {name} is missing: install the npm package "
                        "@etalab/decoupage-administratif (npm ci) or set MUTUELLE_COG_DIR")
     with path.open(encoding="utf-8") as f:
         data: list[dict[str, Any]] = json.load(f)
     return data
 
 
-@cached("geo.cog", max_items=2)
-def _load(place: str, _mtime: float) -> Cog:
-    """The COG of the folder ``place`` (keyed by its path and its communes file's mtime)."""
+# -- which COG for which vintage -------------------------------------------------------------
+
+#: The file of the COG folder naming the COG year of its files.
+YEAR_FILE = "year"
+#: The file of a COG folder holding every commune since 1943 (version 0.7 of the package).
+HISTORY_FILE = "historique-communes.json"
+
+
+@dataclass(frozen=True)
+class CogSource:
+    """Where the COG of one vintage is read from, and how far it is that vintage's.
+
+    ``year`` is the COG year of the files (None: not known, taken as the newest); with
+    ``history_day``, the communes are those of that day in the communes' history, and the
+    EPCI and régions of the vintage are not known (none are loaded)."""
+
+    folder: Path
+    year: int | None
+    vintage: int
+    history_day: str | None = None
+
+    @property
+    def exact(self) -> bool:
+        """Whether the files are the COG of the vintage itself."""
+        return self.year == self.vintage and self.history_day is None
+
+    def note(self) -> str:
+        """How the referential of the vintage was named, for reports ("" when exact)."""
+        if self.history_day is not None:
+            return (f"communes as they were on {self.history_day} (history of the COG "
+                    f"{self.year}); the EPCI and régions of {self.vintage} are not known offline "
+                    "and were not loaded")
+        if self.year is None or self.exact:
+            return ""
+        return (f"no COG of {self.vintage} is installed: names and parents from the COG of "
+                f"{self.year}, the latest before it")
+
+
+def cog_years(settings: Settings) -> dict[int | None, Path]:
+    """The COG folders installed: the main one (its year from its ``year`` file, None when it
+    has none) and its subfolders named by COG year (npm aliases ``cog<year>``)."""
+    main = Path(settings.cog_dir)
+    marker = main / YEAR_FILE
+    year = int(marker.read_text().strip()) if marker.is_file() \
+        and marker.read_text().strip().isdigit() else None
+    out: dict[int | None, Path] = {year: main} if (main / "communes.json").is_file() else {}
+    if main.is_dir():
+        for child in sorted(main.iterdir()):
+            if child.name.isdigit() and len(child.name) == 4 and (child / "communes.json").is_file():
+                out.setdefault(int(child.name), child)
+    return out
+
+
+def cog_for(settings: Settings, vintage: int) -> CogSource:
+    """The COG of ``vintage``: its own if installed, else the latest one before it, else the
+    communes of 1 January of that year from the history of the communes; never a later COG
+    (a commune merged since would be named after the merger)."""
+    found = cog_years(settings)
+    if not found:
+        raise NotFound("the COG files are missing: install the npm package "
+                       "@etalab/decoupage-administratif (npm ci) or set MUTUELLE_COG_DIR")
+    dated = sorted(y for y in found if y is not None)
+    if None in found and (not dated or vintage > dated[-1]):
+        return CogSource(found[None], None, vintage)   # undated: the newest
+    before = [y for y in dated if y <= vintage]
+    if before:
+        return CogSource(found[before[-1]], before[-1], vintage)
+    history = [y for y in dated if (found[y] / HISTORY_FILE).is_file()]
+    if history:
+        return CogSource(found[history[0]], history[0], vintage, history_day=f"{vintage}-01-01")
+    raise NotFound(f"no COG of {vintage} or earlier is installed (COG years: "
+                   f"{', '.join(map(str, dated))}), nor the communes' history")
+
+
+def _history(folder: Path, day: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The communes of ``day`` (code -> name) and the passages of earlier codes to them, from
+    the communes' history: each state of a commune has its dates, and a state that ended
+    leads to its successor (a commune, or a delegated commune whose ``pole`` is one)."""
+    entries = _read(folder, HISTORY_FILE)
+    by_id = {e["id"]: e for e in entries}
+
+    def current(e: dict[str, Any]) -> bool:
+        return bool((e.get("dateDebut") or "") <= day < (e.get("dateFin") or "9999"))
+
+    communes = {e["code"]: e["nom"] for e in entries if e["type"] == "COM" and current(e)}
+    passages: dict[str, str] = {}
+    for e in entries:
+        if e["type"] != "COM" or (e.get("dateFin") or "9999") > day or e["code"] in communes:
+            continue
+        seen: set[str] = set()
+        step: dict[str, Any] | None = e
+        while step is not None and step["id"] not in seen:
+            seen.add(step["id"])
+            if (step.get("dateDebut") or "") > day:
+                step = None
+            elif current(step):
+                if step["type"] == "COM":
+                    break
+                step = by_id.get(step.get("pole") or "")
+            else:
+                step = by_id.get(step.get("successeur") or "")
+        if step is not None and step["type"] == "COM" and step["code"] != e["code"]:
+            passages.setdefault(e["code"], step["code"])
+    return communes, sorted(passages.items())
+
+
+@cached("geo.cog", max_items=4)
+def _load(place: str, _mtime: float, history_day: str | None = None) -> Cog:
+    """The COG of the folder ``place`` (keyed by its path and its communes file's mtime);
+    with ``history_day``, the communes of that day from the history, without EPCI or région."""
     folder = Path(place)
     raw_communes = _read(folder, "communes.json")
-    raw_epci = _read(folder, "epci.json")
-    departements = {d["code"]: {"name": d["nom"], "region": d.get("region")}
+    raw_epci = [] if history_day else _read(folder, "epci.json")
+    departements = {d["code"]: {"name": d["nom"], "region": None if history_day else d.get("region")}
                     for d in _read(folder, "departements.json")}
-    regions = {r["code"]: r["nom"] for r in _read(folder, "regions.json")}
+    regions = {} if history_day else {r["code"]: r["nom"] for r in _read(folder, "regions.json")}
     epci_of: dict[str, str] = {}
     epci: dict[str, dict[str, Any]] = {}
     for e in raw_epci:
@@ -117,7 +226,7 @@ def _load(place: str, _mtime: float) -> Cog:
     passages: dict[str, str] = {}
     for c in raw_communes:
         kind = c.get("type")
-        if kind == "commune-actuelle":
+        if kind == "commune-actuelle" and not history_day:
             communes[c["code"]] = Ancestors(c["code"], c["nom"], epci_of.get(c["code"]),
                                             c.get("departement"), c.get("region"),
                                             c.get("population"))
@@ -128,19 +237,29 @@ def _load(place: str, _mtime: float) -> Cog:
             arrondissements[c["code"]] = c["commune"]
             arrondissement_names[c["code"]] = c["nom"]
         elif (kind in ("commune-deleguee", "commune-associee") and c.get("chefLieu")
-              and c["code"] != c["chefLieu"]):
+              and c["code"] != c["chefLieu"] and not history_day):
             passages.setdefault(c["code"], c["chefLieu"])
+    if history_day:
+        names, earlier = _history(folder, history_day)
+        communes = {code: Ancestors(code, name, None, departement_of(code), None)
+                    for code, name in names.items()}
+        passages = dict(earlier)
     passages = {old: new for old, new in passages.items() if old not in communes}
     return Cog(communes, arrondissements, arrondissement_names, epci, departements, regions,
                sorted(passages.items()))
 
 
-def read_cog(settings: Settings) -> Cog:
-    """The COG of ``settings.cog_dir``, read once per process (and again if the files change)."""
-    folder = Path(settings.cog_dir).resolve()
+def read_cog(settings: Settings, vintage: int | None = None) -> Cog:
+    """The COG of ``vintage`` (see ``cog_for``), or without one the main COG folder's; read
+    once per process (and again if the files change)."""
+    if vintage is None:
+        folder, day = Path(settings.cog_dir).resolve(), None
+    else:
+        source = cog_for(settings, vintage)
+        folder, day = source.folder.resolve(), source.history_day
     marker = folder / "communes.json"
     mtime = marker.stat().st_mtime if marker.exists() else 0.0
-    return _load(str(folder), mtime)
+    return _load(str(folder), mtime, day)
 
 
 def cog_available(settings: Settings) -> bool:
@@ -201,9 +320,10 @@ def load_cog(session: Session, settings: Settings, vintage: int,
     geometry), and the passage table of merged communes; rows already there are updated.
     ``departements``: only the communes and EPCI of these (all départements and régions)."""
     start = time.perf_counter()
-    cog = read_cog(settings)
+    source = cog_for(settings, vintage)
+    cog = read_cog(settings, vintage)
     wanted = None if departements is None else set(departements)
-    report = CogReport(vintage)
+    report = CogReport(vintage, year=source.year, note=source.note())
     for level, every in _rows(cog, vintage).items():
         rows = [r for r in every if _within(cog, level, r, wanted)]
         existing = {row[1]: row for row in session.execute(
@@ -235,9 +355,9 @@ def load_cog(session: Session, settings: Settings, vintage: int,
     session.commit()
     report.passages = len(passages)
     report.seconds = time.perf_counter() - start
-    log.info("cog_loaded vintage=%d communes=%d epci=%d passages=%d seconds=%.2f", vintage,
-             report.counts.get("commune", 0), report.counts.get("epci", 0), report.passages,
-             report.seconds)
+    log.info("cog_loaded vintage=%d cog_year=%s communes=%d epci=%d passages=%d seconds=%.2f",
+             vintage, source.year, report.counts.get("commune", 0), report.counts.get("epci", 0),
+             report.passages, report.seconds)
     return report
 
 
@@ -258,6 +378,7 @@ class Resolved:
     passed: dict[str, str] = field(default_factory=dict)    # old commune code -> new code
     merged: dict[str, str] = field(default_factory=dict)    # communes of the file merged since
     cog_loaded: bool = False
+    cog_note: str = ""      # how far the COG loaded is the vintage's own (CogSource.note)
 
 
 def _known(session: Session, vintage: int, levels: tuple[str, ...]) -> Known:
@@ -352,8 +473,10 @@ def resolve_parents(session: Session, settings: Settings, records: Records, vint
                 result.passed[extra["commune_in_file"]] = r["commune"]
             if "merged_into" in extra:
                 result.merged[code] = extra["merged_into"]
-        if attempt == 1 and unknown and with_cog and has_cog and _cog_knows(settings, unknown):
-            load_cog(session, settings, vintage, _departements_of(settings, unknown))
+        if attempt == 1 and unknown and with_cog and has_cog \
+                and _cog_knows(settings, vintage, unknown):
+            result.cog_note = load_cog(session, settings, vintage,
+                                       _departements_of(settings, vintage, unknown)).note
             result.cog_loaded = True
             continue
         break
@@ -367,10 +490,10 @@ def resolve_parents(session: Session, settings: Settings, records: Records, vint
     return result
 
 
-def _departements_of(settings: Settings, codes: dict[str, int]) -> set[str]:
+def _departements_of(settings: Settings, vintage: int, codes: dict[str, int]) -> set[str]:
     """Départements whose communes and EPCI hold the missing parents (départements and régions
     themselves are always loaded whole)."""
-    cog = read_cog(settings)
+    cog = read_cog(settings, vintage)
     out: set[str] = set()
     for code in codes:
         if code in cog.epci:
@@ -380,7 +503,10 @@ def _departements_of(settings: Settings, codes: dict[str, int]) -> set[str]:
     return out
 
 
-def _cog_knows(settings: Settings, codes: dict[str, int]) -> bool:
-    cog = read_cog(settings)
+def _cog_knows(settings: Settings, vintage: int, codes: dict[str, int]) -> bool:
+    try:
+        cog = read_cog(settings, vintage)
+    except NotFound:
+        return False
     return any(c in cog.communes or c in cog.epci or c in cog.departements or c in cog.regions
                for c in codes)

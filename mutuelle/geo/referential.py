@@ -35,6 +35,7 @@ from mutuelle.geo.importers import (
 from mutuelle.ingest.model import ImportOptions
 from mutuelle.ingest.reader import read_file
 from mutuelle.store.duck import cursor
+from mutuelle.store.sql import literal
 from mutuelle.store.versions import staging_path
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ def import_territories(session: Session, settings: Settings, source: Path, *, le
         resolved = resolve_parents(session, settings, records, vintage, with_cog=cog)
         report.unknown_parents = resolved.unknown
         if resolved.cog_loaded:
-            report.detected["cog"] = f"loaded for vintage {vintage}"
+            report.detected["cog"] = f"loaded for vintage {vintage}" + (
+                f" ({resolved.cog_note})" if resolved.cog_note else "")
         if resolved.passed:
             report.warnings.append(
                 f"{len(resolved.passed)} commune code(s) of the file belong to merged communes "
@@ -155,6 +157,7 @@ def import_territories(session: Session, settings: Settings, source: Path, *, le
             if has_geometry:
                 _publish(session, tmp, target)
                 report.path = target
+                derived_marker(settings, vintage, level).unlink(missing_ok=True)
             else:
                 session.commit()
                 report.warnings.append("the file has no geometry: the territories were recorded "
@@ -167,6 +170,11 @@ def import_territories(session: Session, settings: Settings, source: Path, *, le
     finally:
         con.close()
         staged_path.unlink(missing_ok=True)
+    if level == "iris" and report.path is not None:
+        drawn = draw_communes_from_iris(session, settings, vintage)
+        if drawn:
+            report.detected["communes"] = (f"{drawn} commune contours of {vintage} drawn from "
+                                           "their IRIS (no commune contours of that vintage)")
     report.seconds = time.perf_counter() - start
     log.info("territories_imported level=%s vintage=%d count=%d unknown_parents=%d seconds=%.2f",
              level, vintage, report.imported, len(report.unknown_parents), report.seconds)
@@ -235,6 +243,63 @@ def _publish(session: Session, tmp: Path, target: Path) -> None:
             target.unlink(missing_ok=True)
         raise
     previous.unlink(missing_ok=True)
+
+
+def derived_marker(settings: Settings, vintage: int, level: str) -> Path:
+    """The file saying that a level's contours were drawn from those of a smaller level (it
+    holds that level's name): contours imported for the level itself replace them."""
+    return geometry_path(settings, vintage, level).with_suffix(".derived")
+
+
+def derived_from(settings: Settings, vintage: int, level: str) -> str | None:
+    """The level a level's contours were drawn from, or None (imported, or none)."""
+    marker = derived_marker(settings, vintage, level)
+    return marker.read_text(encoding="utf-8").strip() or None if marker.is_file() else None
+
+
+def draw_communes_from_iris(session: Session, settings: Settings, vintage: int) -> int:
+    """Draw the communes of ``vintage`` by dissolving their IRIS, when the vintage has no
+    commune contours of its own (or only ones drawn so before): the IRIS of a vintage are its
+    communes' finest partition, and a map by commune of that vintage needs them. Communes are
+    those of the catalogue rows of the vintage (named from its COG). The number drawn."""
+    iris = geometry_path(settings, vintage, "iris")
+    target = geometry_path(settings, vintage, "commune")
+    if not iris.exists() or (target.exists() and derived_from(settings, vintage, "commune") is None):
+        return 0
+    rows = {t.code: t for t in session.scalars(select(Territory).where(
+        Territory.vintage == vintage, Territory.level == "commune"))}
+    con = cursor(settings)
+    staged = staging_path(settings)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        # one row per IRIS in file order: its commune and its full contour
+        con.execute(f"COPY (SELECT commune, geometry FROM read_parquet(?) "
+                    f"WHERE commune IS NOT NULL ORDER BY code) TO {literal(staged)} "
+                    "(FORMAT parquet)", [str(iris)])
+        communes = con.execute("SELECT file_row_number, commune FROM read_parquet(?, "
+                               "file_row_number := true) ORDER BY 1", [str(staged)]).fetchall()
+        records = Records("commune")
+        for rid, code in communes:
+            if code not in rows:
+                continue
+            records.keys.append((rid, code))
+            if code not in records.rows:
+                t = rows[code]
+                records.rows[code] = {"code": code, "name": t.name, "parent_code": t.parent_code,
+                                      "commune": code, "epci": t.epci,
+                                      "departement": t.departement, "region": t.region,
+                                      "population": t.population, "kind": t.kind}
+        if not records.rows:
+            return 0
+        write_contours(con, staged, records, tmp)
+        os.replace(tmp, target)
+        derived_marker(settings, vintage, "commune").write_text("iris", encoding="utf-8")
+    finally:
+        con.close()
+        staged.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+    log.info("communes_drawn_from_iris vintage=%d communes=%d", vintage, len(records.rows))
+    return len(records.rows)
 
 
 def union_territory(session: Session, settings: Settings, *, vintage: int, level: str, code: str,

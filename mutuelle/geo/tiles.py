@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 MAX_ZOOM = 22
 EXTENT = 4096
 BUFFER = 64
-STATUSES = ("ok", "secret", "no_data")
+#: ok, secret (statistical secrecy), no_data, partial (a larger territory's value withheld:
+#: too little of it had data) and excluded (an IRIS left out by a habitat-only indicator).
+STATUSES = ("ok", "secret", "no_data", "partial", "excluded")
 HALF_WORLD = 20037508.342789244  # metres
 
 # Which geometry is drawn at which zoom: (highest zoom, column of the loaded table). The
@@ -169,6 +171,8 @@ def _load(settings: Settings, path: Path) -> _Loaded:
             missing = {"code", "name", "geometry", "xmin", "ymin", "xmax", "ymax"} - set(types)
             if missing:
                 raise NotFound(f"{path.name} lacks columns {', '.join(sorted(missing))}")
+            # an IRIS's type (H habitat, A activité, D divers, Z commune without IRIS)
+            kind = "CAST(kind AS VARCHAR)" if "kind" in types else "CAST(NULL AS VARCHAR)"
             # Geometries go to Web Mercator once here, not per tile; ST_Normalize turns outer
             # rings clockwise, which the y flip into tile space makes the MVT's orientation.
             # Neighbours simplified one by one may leave slits of up to one tile unit (an
@@ -181,7 +185,7 @@ def _load(settings: Settings, path: Path) -> _Loaded:
                 SELECT *, ST_XMin(g_full) AS bx0, ST_YMin(g_full) AS by0,
                           ST_XMax(g_full) AS bx1, ST_YMax(g_full) AS by1{coarse}
                 FROM (SELECT CAST(code AS VARCHAR) AS code, CAST(name AS VARCHAR) AS name,
-                             xmin, ymin, xmax, ymax,
+                             {kind} AS kind, xmin, ymin, xmax, ymax,
                              {_geometry_expr(types, "geometry_low")} AS g_low,
                              {_geometry_expr(types, "geometry_mid")} AS g_mid,
                              {_geometry_expr(types, "geometry")} AS g_full
@@ -302,6 +306,8 @@ def _make(con: duckdb.DuckDBPyConnection, loaded: _Loaded, level: str, z: int, f
         "layer": level}
     props, join = "", ""
     names = ", 'name': name" if z >= NAMES_MIN_ZOOM.get(level, 0) else ""
+    if level == "iris":   # the tooltip says which IRIS are activity or miscellaneous ones
+        names += ", 'kind': kind"
     if values is not None:
         # Territories without a value are "no data", never left out.
         props = ", 'value': v.value, 'status': coalesce(v.status, 'no_data')"
@@ -310,12 +316,12 @@ def _make(con: duckdb.DuckDBPyConnection, loaded: _Loaded, level: str, z: int, f
         con.register("tile_values", values.table)
     sql = f"""
         WITH near AS (
-            SELECT code, name, {_geometry_column(z)} AS g,
+            SELECT code, name, kind, {_geometry_column(z)} AS g,
                    bx0 >= $xmin AND bx1 <= $xmax AND by0 >= $ymin AND by1 <= $ymax AS inside
             FROM {loaded.table}
             WHERE {_MEETS} AND greatest(bx1 - bx0, by1 - by0) * $scale >= 1
         ), clipped AS (
-            SELECT code, name, CASE WHEN inside THEN g ELSE ST_Normalize(ST_CollectionExtract(
+            SELECT code, name, kind, CASE WHEN inside THEN g ELSE ST_Normalize(ST_CollectionExtract(
                        ST_Intersection(g, ST_MakeEnvelope($xmin, $ymin, $xmax, $ymax)), 3)) END AS g
             FROM near
         )

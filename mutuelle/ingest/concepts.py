@@ -1,17 +1,26 @@
 """French column concepts (INSEE codes, SIREN, UAI, coordinates) recognised from a
 column's header and the shape of its values: a header names a candidate, the values
-(≥ 90 % of the non-empty sample) confirm it; a few codes with a check digit are
-recognised from their values alone."""
+(≥ 90 % of the non-empty sample) confirm it. Some are recognised from their values alone,
+whatever the column's name: codes with a check digit, QPV codes, and the codes the INSEE
+Code officiel géographique (COG) knows (IRIS codes whose first five characters are a
+commune of the COG, commune codes, EPCI SIREN), read once from ``MUTUELLE_COG_DIR``."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from mutuelle.core.cache import cached
+from mutuelle.core.config import load_settings
 from mutuelle.ingest.typing import has_padding
+
+log = logging.getLogger(__name__)
 
 #: Share of the non-empty sample values that must have a concept's shape.
 MIN_SHARE = 0.9
@@ -82,7 +91,6 @@ class Concept:
     headers: frozenset[str]           # normalized header names
     tokens: tuple[frozenset[str], ...]  # or: a header holding every word of one of these sets
     shape: Callable[[str], bool]
-    alone: Callable[[str], bool] | None = None  # stricter test to recognise it without header
     every: Callable[[Collection[str]], bool] | None = None  # True if all values have the shape
 
     def announced_by(self, header: str) -> bool:
@@ -111,16 +119,14 @@ _qpv = _regex("Q[NP]([0-9]{3}|02[AB])[0-9A-Z]{3}")
 
 #: In priority order: ``siren_epci`` is a SIREN before being an EPCI.
 CONCEPT_RULES: tuple[Concept, ...] = (
-    Concept("siret", _set("siret"), _tokens("siret"), _siret,
-            alone=lambda v: _siret(v) and luhn_valid(v)),
-    Concept("siren", _set("siren"), _tokens("siren"), _siren,
-            alone=lambda v: _siren(v) and luhn_valid(v)),
+    Concept("siret", _set("siret"), _tokens("siret"), _siret),
+    Concept("siren", _set("siren"), _tokens("siren"), _siren),
     Concept("code_iris", _set("iris", "code_iris", "codeiris", "dcomiris", "iris_code"),
             _tokens("code iris", "iris insee"), _regex(f"{_COMMUNE_SHAPE}[0-9]{{4}}")),
     Concept("code_qpv", _set("qpv", "code_qpv", "codeqpv", "qpv_code", "code_quartier_prioritaire"),
-            _tokens("code qpv", "qp code"), _qpv, alone=_qpv),
+            _tokens("code qpv", "qp code"), _qpv),
     Concept("uai", _set("uai", "code_uai", "numero_uai", "rne", "code_rne", "numero_rne"),
-            _tokens("uai", "rne"), _uai, alone=lambda v: _uai(v) and uai_valid(v)),
+            _tokens("uai", "rne"), _uai),
     Concept("code_commune",
             _set("com", "code_com", "codecom", "codecommune", "insee_com", "inseecom", "code_insee",
                  "insee", "codgeo", "codegeo", "code_geo", "depcom", "cog", "citycode", "c_com"),
@@ -146,6 +152,70 @@ CONCEPT_RULES: tuple[Concept, ...] = (
                  "xlong", "x_wgs84", "lon_wgs84", "longitude_wgs84", "wgs84_lon"),
             _tokens("longitude"), _coordinate(180.0), every=_every_coordinate(180.0)),
 )
+
+
+# -- codes the COG knows ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KnownCodes:
+    """Codes of the COG: every commune code of any kind it lists (current, merged,
+    arrondissements municipaux, and every commune since 1943 when the history is installed)
+    and the EPCI SIREN."""
+
+    communes: frozenset[str] = frozenset()
+    epci: frozenset[str] = frozenset()
+
+
+def _codes_in(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as f:
+        return [str(item.get("code")) for item in json.load(f) if item.get("code")]
+
+
+@cached("ingest.cog_codes", max_items=2)
+def _known_in(folder: str, _mtime: float) -> KnownCodes:
+    main = Path(folder)
+    communes = set(_codes_in(main / "communes.json"))
+    for history in sorted(main.glob("*/historique-communes.json"))[:1]:
+        communes.update(_codes_in(history))
+    return KnownCodes(frozenset(communes), frozenset(_codes_in(main / "epci.json")))
+
+
+def known_codes() -> KnownCodes:
+    """The codes of the installed COG (none when it is not installed), read once per process."""
+    folder = Path(load_settings().cog_dir)
+    marker = folder / "communes.json"
+    if not marker.is_file():
+        return KnownCodes()
+    return _known_in(str(folder.resolve()), marker.stat().st_mtime)
+
+
+def _iris_of_cog(value: str) -> bool:
+    return len(value) == 9 and value[5:].isdigit() and value[:5] in known_codes().communes
+
+
+def _commune_of_cog(value: str) -> bool:
+    return len(value) == 5 and value in known_codes().communes
+
+
+def _epci_of_cog(value: str) -> bool:
+    return len(value) == 9 and value in known_codes().epci
+
+
+#: Concepts recognised from values alone, in this order (an EPCI SIREN is a SIREN too).
+ALONE_RULES: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("code_epci", _epci_of_cog),
+    ("siret", lambda v: _siret(v) and luhn_valid(v)),
+    ("siren", lambda v: _siren(v) and luhn_valid(v)),
+    ("code_iris", _iris_of_cog),
+    ("code_qpv", _qpv),
+    ("uai", lambda v: _uai(v) and uai_valid(v)),
+    ("code_commune", _commune_of_cog),
+)
+#: Levels of the territorial referential named by code concepts.
+CODE_LEVELS = {"code_iris": "iris", "code_commune": "commune", "code_epci": "epci",
+               "code_departement": "departement", "code_region": "region", "code_qpv": "qpv"}
 
 
 def _mostly(values: Counter[str], test: Callable[[str], bool]) -> bool:
@@ -180,9 +250,9 @@ def detect_concept(header: str, values: Sequence[str | None]) -> str | None:
             return concept.name
     if present.total() < MIN_VALUES_ALONE:
         return None
-    for concept in CONCEPT_RULES:
-        if concept.alone and _mostly(present, concept.alone):
-            return concept.name
+    for name, test in ALONE_RULES:
+        if _mostly(present, test):
+            return name
     return None
 
 

@@ -28,6 +28,7 @@ import duckdb
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import ImportFailed, TooLarge
 from mutuelle.ingest import encoding as enc
+from mutuelle.ingest import geo_text
 from mutuelle.ingest.concepts import CODE_CONCEPTS, detect_concept, might_hold_points
 from mutuelle.ingest.csv_copy import (
     SAMPLE_CELLS,
@@ -127,7 +128,8 @@ def _import_as(source: Path, part: Path, work: Path, settings: Settings, options
         raise ImportFailed(f"impossible delimiter {delimiter!r}")
     header = enc.read_header(source, encoding, delimiter, settings.max_columns)
     columns, renamed = name_columns(header, fix_text=options.fix_text)
-    points = bool(options.latitude or options.longitude) or might_hold_points(header)
+    points = (bool(options.latitude or options.longitude) or might_hold_points(header)
+              or any(geo_text.kind_of(h) for h in header))
     spatial: _Background | None = None
     # The plain connection first: opening one waits while another loads the spatial extension.
     with connect(settings, spatial=False) as plain:
@@ -145,9 +147,10 @@ def _import_as(source: Path, part: Path, work: Path, settings: Settings, options
             laps.lap("sample")
             geometry = _type_columns(job, sample)
             laps.lap("types")
-            if geometry and spatial is None:
+            spatial_needed = bool(geometry or job.geo_text)
+            if spatial_needed and spatial is None:
                 spatial = _Background(lambda: connect(settings))
-            con = spatial.result() if geometry and spatial else plain
+            con = spatial.result() if spatial_needed and spatial else plain
             laps.lap("spatial")
             con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
             rows, geometry = copy_csv(con, job, part, geometry, start=span)
@@ -232,7 +235,7 @@ def _text_for_duckdb(source: Path, work: Path, encoding: enc.Encoding, meter: Ro
 
 def _check_text(con: duckdb.DuckDBPyConnection, job: CopyJob, part: Path, work: Path) -> None:
     """Find mojibake in the text columns of ``part``; rewrite it with them repaired if asked."""
-    names = [c.name for c in job.columns if c.guess.type == "text"]
+    names = [c.name for c in job.columns if c.guess.type == "text" and c.index not in job.geo_text]
     relation = f"read_parquet({literal(part)})"
     checked = check_text(con, relation, names, repair=job.options.fix_text,
                          distinct_first=dictionary_columns(con, part))
@@ -309,6 +312,11 @@ def _type_columns(job: CopyJob, sample: list[list[str | None]]) -> tuple[CopyCol
         if c.guess.nulls:
             shown = ", ".join(repr(m) for m in c.guess.nulls)
             job.warnings.append(f"column {c.name!r}: {shown} read as empty")
+    for c in job.columns:  # Opendatasoft's geometry columns, as its exports write them
+        kind = geo_text.kind_of(c.name)
+        if kind and not c.forced and geo_text.holds(kind, sample[c.index]):
+            job.geo_text[c.index] = kind
+            c.guess, c.concept = TEXT, None
     lat = _coordinate(job, sample, job.options.latitude, "latitude")
     lon = _coordinate(job, sample, job.options.longitude, "longitude")
     if lat is None or lon is None:
@@ -335,7 +343,9 @@ def _coordinate(job: CopyJob, sample: list[list[str | None]], wanted: str | None
 # --- what the user is told -----------------------------------------------------------
 
 def _specs(job: CopyJob, geometry: tuple[CopyColumn, CopyColumn, str] | None) -> list[ColumnSpec]:
-    specs = [ColumnSpec(c.name, c.guess.type, c.concept, c.source_name, c.note) for c in job.columns]
+    specs = [ColumnSpec(c.name, "geometry", None, c.source_name, geo_text.note(job.geo_text[c.index]))
+             if c.index in job.geo_text else
+             ColumnSpec(c.name, c.guess.type, c.concept, c.source_name, c.note) for c in job.columns]
     if geometry:
         lat, lon, name = geometry
         specs.append(ColumnSpec(name, "geometry", note=f"WGS84 points (EPSG:4326) built from "

@@ -20,8 +20,10 @@ import duckdb
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import ImportFailed
 from mutuelle.ingest import encoding as enc
+from mutuelle.ingest import geo_text
 from mutuelle.ingest.model import ImportOptions, Progress
 from mutuelle.ingest.typing import TEXT, TypeGuess, cast_sql, misfit_sql, widenings
+from mutuelle.store.resources import resource_error
 from mutuelle.store.sql import ident, literal
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ _MISFIT = "mutuelle-misfit"
 _MISFIT_RE = re.compile(re.escape(_MISFIT) + r"\|(\d+)\|(.*)\|end", re.DOTALL)
 _RAGGED_RE = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 _DUCK_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
+_QUOTED_PATH_RE = re.compile(r'"/[^"]*"')  # any other absolute path DuckDB quotes
 
 @dataclass
 class CopyColumn:
@@ -61,6 +64,7 @@ class CopyJob:
     meter: RowMeter
     lenient: bool = False        # ragged rows allowed (padded / truncated)
     warnings: list[str] = field(default_factory=list)
+    geo_text: dict[int, str] = field(default_factory=dict)  # column index -> point or shape
 
 
 class RowMeter:
@@ -119,6 +123,9 @@ def _select_sql(job: CopyJob, geometry: tuple[CopyColumn, CopyColumn, str] | Non
         col = f"c{c.index}"
         # The message names the column and the value, for _MISFIT_RE to read back.
         message = f"{literal(f'{_MISFIT}|{c.index}|')} || left({col}, 200) || '|end'"
+        if c.index in job.geo_text:  # Opendatasoft's geo_point_2d or geo_shape text
+            casts.append(f"{geo_text.geometry_sql(job.geo_text[c.index], col, message)} AS {ident(c.name)}")
+            continue
         casts.append(f"{cast_sql(col, c.guess, message)} AS {ident(c.name)}")
     select = f"SELECT {', '.join(casts)} FROM {_source_sql(job)} AS src"
     if geometry:
@@ -141,11 +148,21 @@ def _classify(job: CopyJob, error: duckdb.Error) -> Exception:
         found = width if line else int(ragged.group(2))
         return ImportFailed(f"a row has {found} fields instead of {len(job.columns)} (ragged rows "
                             "may be allowed on import)", where=_where(line, message))
-    if _MISFIT_RE.search(message):
-        return error
-    first = message.splitlines()[0] if message else type(error).__name__
-    log.warning("csv import failed error=%r", first)
+    if _MISFIT_RE.search(message) or resource_error(error, job.settings) is not None:
+        return error  # a value to retype, or a lack of disk or memory the caller reports as such
+    first = _without_paths(message.splitlines()[0] if message else type(error).__name__, job)
+    log.warning("csv import failed file=upload error=%r", first)
     return ImportFailed(f"the file cannot be read: {first}", where=_where(None, message))
+
+
+def _without_paths(text: str, job: CopyJob) -> str:
+    """DuckDB's message with the server's paths named by what they are: never a path."""
+    settings = job.settings
+    for path, role in ((job.text_path, "the file"), (settings.work_dir, "the work folder"),
+                       (settings.store_dir, "the store"), (settings.home, "the data folder")):
+        for spelling in {str(path), str(path.absolute())}:
+            text = text.replace(spelling, role)
+    return _QUOTED_PATH_RE.sub('"a server file"', text)
 
 
 def _where(line: int | None, message: str) -> str | None:
@@ -236,10 +253,11 @@ def copy_csv(con: duckdb.DuckDBPyConnection, job: CopyJob, part: Path,
             if isinstance(failure, ImportFailed) or misfit is None:
                 raise failure from None
             column, value = job.columns[int(misfit.group(1))], misfit.group(2)
-            if column.forced or retyped:
+            if column.forced or retyped or column.index in job.geo_text:
                 line = _lines_of(job, {column.index: value}).get(column.index)
-                raise ImportFailed(f"column {column.name!r}: {value!r} is not "
-                                   f"{column.guess.describe()}",
+                wanted = geo_text.expected(job.geo_text[column.index]) \
+                    if column.index in job.geo_text else column.guess.describe()
+                raise ImportFailed(f"column {column.name!r}: {value!r} is not {wanted}",
                                    where=f"line {line}" if line else None) from None
             _retype(con, job, start)
             retyped = True

@@ -45,6 +45,17 @@ from mutuelle.store.versions import (
 
 log = logging.getLogger(__name__)
 
+#: Called as ``hook(settings, version)`` after each committed import (the app registers the
+#: writing of the version's first page of records; the API is above this layer).
+_COMMITTED: list[Callable[[Settings, Version], None]] = []
+
+
+def after_commit(hook: Callable[[Settings, Version], None]) -> None:
+    """Call ``hook(settings, version)`` after every import from now on (once, however often it
+    is registered); its failure is logged and leaves the committed version alone."""
+    if hook not in _COMMITTED:
+        _COMMITTED.append(hook)
+
 
 def _check_options(options: ImportOptions) -> None:
     for name, kind in options.types.items():
@@ -111,6 +122,11 @@ def import_file(
         staged_path.unlink(missing_ok=True)
     log.info("import dataset=%s version=%s rows=%s format=%s", dataset.slug, version.number,
              version.row_count, version.format)
+    for hook in list(_COMMITTED):
+        try:
+            hook(settings, version)
+        except Exception:  # the version is committed: an answer not kept in advance is no failure
+            log.exception("after_commit_failed dataset=%s version=%s", dataset.slug, version.number)
     return version
 
 

@@ -6,12 +6,14 @@ Uploads are copied to the work folder in blocks and refused as soon as they pass
 from __future__ import annotations
 
 import shutil
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, TooLarge
 from mutuelle.ingest.model import ImportOptions
+from mutuelle.store.resources import resource_error
 from mutuelle.store.versions import staging_path
 
 
@@ -31,9 +33,10 @@ def save_upload(upload: Upload, settings: Settings) -> Path:
     if not upload.filename:
         raise InvalidInput("no file was sent")
     suffix = Path(upload.filename).suffix.lower()[:10]
-    dest = staging_path(settings, suffix=f".upload{suffix}")
+    dest = settings.work_dir / "upload"   # where it goes, for a message if even that fails
     written = 0
     try:
+        dest = staging_path(settings, suffix=f".upload{suffix}")
         with dest.open("wb") as out:
             while block := upload.file.read(1 << 20):
                 written += len(block)
@@ -43,8 +46,14 @@ def save_upload(upload: Upload, settings: Settings) -> Path:
                         f"{settings.max_upload_bytes:,} bytes (MUTUELLE_MAX_UPLOAD_BYTES)"
                     )
                 out.write(block)
-    except BaseException:
-        dest.unlink(missing_ok=True)
+    except BaseException as exc:
+        with suppress(OSError):
+            dest.unlink(missing_ok=True)
+        # A full disk or an unwritable work folder: say so by role (a write error names no file).
+        problem = resource_error(exc, settings, path=dest, context="while receiving the file; "
+                                 "nothing was imported") if isinstance(exc, Exception) else None
+        if problem is not None:
+            raise problem from exc
         raise
     return dest
 

@@ -14,8 +14,9 @@ from mutuelle.core.errors import InvalidInput
 from mutuelle.core.text import check_text
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-#: Where a logo may come from: our own static files or an https URL (never javascript: or data:).
-_LOGO = re.compile(r"^(https://[^\s\"'<>]+|/static/[A-Za-z0-9_./-]+)$")
+#: Where a logo may come from: our own static files (no way out of them by "..") or an https URL
+#: (never javascript: or data:).
+_LOGO = re.compile(r"^(https://[^\s\"'<>]+|/static/(?!.*\.\.)[A-Za-z0-9_./-]+)$")
 
 
 #: WCAG 2.1 AA contrast for normal text: the primary colour is used for links on white.

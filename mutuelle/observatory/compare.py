@@ -22,7 +22,9 @@ from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, NotFound
 from mutuelle.observatory.compute import (
     CHAIN,
+    EXCLUDED,
     OK,
+    PARTIAL,
     SECRET,
     WHOLE,
     Computed,
@@ -135,6 +137,13 @@ def _sentence(ind: Indicator, level: str, value: Value, parent: tuple[str, Value
     """The comparison as one or two French sentences."""
     if value.status == SECRET:
         return f"{ind.label} : valeur non diffusée pour {value.name} (secret statistique)."
+    if value.status == PARTIAL:
+        share = format_value(100 * (value.coverage or 0.0), "%")
+        return (f"{ind.label} : valeur non diffusée pour {value.name}, dont les données ne "
+                f"couvrent que {share}.")
+    if value.status == EXCLUDED:
+        return (f"{ind.label} : {value.name} n'est pas un IRIS d'habitat, laissé hors de cet "
+                "indicateur.")
     if value.status != OK:
         return f"{ind.label} : pas de donnée pour {value.name}."
     text = f"{ind.label} : {format_value(value.value, ind.unit)} pour {value.name}"
@@ -204,7 +213,9 @@ def portrait(session: Session, settings: Settings, level: str, code: str, *,
              indicators: Sequence[Indicator] | None = None, vintage: int | None = None
              ) -> Portrait:
     """"My neighbourhood": every indicator (default: those anyone may read) for one territory;
-    indicators without values at this level are listed in ``skipped`` with the reason."""
+    indicators without values at this level are listed in ``skipped`` with the reason. Each
+    indicator is read in its own vintage when it has one (the values its API gives), else in
+    ``vintage``."""
     chosen = list(indicators) if indicators is not None \
         else list_indicators(session, visible=visible_indicators(ANONYMOUS))
     result: Portrait | None = None
@@ -212,9 +223,10 @@ def portrait(session: Session, settings: Settings, level: str, code: str, *,
     comparisons = []
     for ind in chosen:
         try:
-            computed = compute_indicator(session, settings, ind, vintage=vintage)
+            computed = compute_indicator(session, settings, ind, vintage=ind.vintage
+                                         if ind.vintage is not None else vintage)
             found = comparison(computed, level, code)
-        except InvalidInput as exc:
+        except (InvalidInput, NotFound) as exc:
             skipped[ind.id] = exc.message
             continue
         comparisons.append(found)

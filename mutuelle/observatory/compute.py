@@ -4,6 +4,11 @@ territory, and QPV through their IRIS overlaps), then divided and put under secr
 
 A rate is Σ numerator / Σ denominator over the cells inside, never a mean of rates. A
 ``median`` indicator cannot be summed: it has values at its own level only.
+
+Each value of a larger territory carries its coverage: the share of it whose data were there
+(of its population, or of its territories when populations are unknown), and is withheld
+(``partial``) below the indicator's minimum coverage. A habitat-only indicator leaves out the
+IRIS of activity and miscellaneous types (``excluded``).
 """
 
 from __future__ import annotations
@@ -11,22 +16,28 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mutuelle.catalog.observatory_models import LEVELS, Indicator, Territory, TerritoryOverlap
 from mutuelle.core.cache import Cache, digest
+from mutuelle.core.clock import now
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput
 from mutuelle.geo import referential as geo_referential
 from mutuelle.observatory import secrecy
 from mutuelle.observatory.indicators import (
+    NOT_HABITAT,
+    Matching,
+    Source,
     definition_hash,
     indicator_sources,
     registered,
@@ -41,6 +52,10 @@ CHAIN = ("iris", "commune", "epci", "departement", "region")
 WHOLE = "territoire"
 WHOLE_CODE, WHOLE_NAME = "ensemble", "Ensemble du territoire"   # when the referential has none
 OK, SECRET, NO_DATA = "ok", "secret", "no_data"
+#: A larger territory's value withheld because too little of it had data; an IRIS left out of
+#: a habitat-only indicator (activité or divers).
+PARTIAL, EXCLUDED = "partial", "excluded"
+STATUSES = (OK, SECRET, NO_DATA, PARTIAL, EXCLUDED)
 #: Values of computed indicators kept per process, all indicators together (about 150 MB; one
 #: indicator over the IRIS of France and their parents holds some 90,000).
 COMPUTED_CACHE_CELLS = 1_000_000
@@ -66,7 +81,11 @@ class Value(NamedTuple):
     value: float | None
     numerator: float | None
     denominator: float | None
-    status: str          # ok, secret or no_data
+    status: str          # ok, secret, no_data, partial or excluded
+    #: Share (0 to 1) of a larger territory whose data were there; None at the source level.
+    coverage: float | None = None
+    #: (territories with data, territories) inside a larger territory.
+    covered: tuple[int, int] | None = None
 
 
 @dataclass
@@ -79,6 +98,8 @@ class Referential:
     ancestors: dict[Key, dict[str, str]]        # (level, code) -> {upper level: code}
     wholes: dict[str, set[str] | None]          # territoire code -> member communes (None: all)
     overlaps: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # iris -> qpv
+    kinds: dict[str, str] = field(default_factory=dict)       # iris -> type (H, A, D, Z)
+    populations: dict[Key, float] = field(default_factory=dict)
     stamp: tuple[Hashable, ...] = ()            # see referential_stamp
     derived: dict[Hashable, Any] = field(default_factory=dict)   # built once per referential
 
@@ -105,6 +126,14 @@ class Computed:
     unmatched: dict[str, int] = field(default_factory=dict)   # codes matching no territory
     seconds: float = 0.0
     key: str = ""    # digest of what the values were made from, the same in every process
+    passed: dict[str, str] = field(default_factory=dict)      # codes followed to the vintage
+    points: int = 0                  # points of a point dataset
+    points_outside: int = 0          # of them, inside no territory of the level
+    excluded: int = 0                # IRIS left out (habitat only)
+    min_coverage: int = 0            # % below which larger territories are withheld
+    coverage_basis: dict[str, str] = field(default_factory=dict)  # level -> population|count
+    sources: list[dict[str, Any]] = field(default_factory=list)   # dataset, version, checksum
+    at: datetime | None = None       # when the values were computed
 
     def values(self, level: str) -> list[Value]:
         """The values of one level, by code."""
@@ -157,6 +186,7 @@ def load_referential(session: Session, vintage: int) -> Referential:
     rows = session.execute(select(
         Territory.level, Territory.code, Territory.name, Territory.parent_code,
         Territory.commune, Territory.epci, Territory.departement, Territory.region,
+        Territory.kind, Territory.population,
     ).where(Territory.vintage == vintage)).all()
     if not rows:
         raise InvalidInput(f"the referential holds no territory for vintage {vintage}: import "
@@ -170,7 +200,10 @@ def load_referential(session: Session, vintage: int) -> Referential:
     # Larger levels first, so that each territory inherits its parent's resolved ancestors.
     rank = {lv: i for i, lv in enumerate(reversed(CHAIN))}
     ancestors: dict[Key, dict[str, str]] = {}
-    for level, code, _, parent, *columns in sorted(rows, key=lambda r: rank.get(r[0], 9)):
+    kinds = {r[1]: r[8] for r in rows if r[0] == "iris" and r[8]}
+    populations = {(r[0], r[1]): float(r[9]) for r in rows if r[9] is not None}
+    for level, code, _, parent, *columns in sorted(
+            (r[:8] for r in rows), key=lambda r: rank.get(r[0], 9)):
         uppers = _UPPERS.get(level, ())
         given = dict(zip(("commune", "epci", "departement", "region"), columns, strict=True))
         out = {up: c for up in uppers if (c := given[up]) is not None and (up, c) in names}
@@ -200,7 +233,8 @@ def load_referential(session: Session, vintage: int) -> Referential:
         share = people if people is not None else area
         if share and share > 0:
             overlaps.setdefault(iris, []).append((qpv, float(share)))
-    return Referential(vintage, names, codes, ancestors, wholes, overlaps)
+    return Referential(vintage, names, codes, ancestors, wholes, overlaps, kinds=kinds,
+                       populations=populations)
 
 
 def referential_stamp(session: Session, settings: Settings, vintage: int
@@ -332,14 +366,92 @@ def _suppressed(ind: Indicator, ref: Referential, levels: list[str],
                            estimated=estimated).hidden
 
 
+def minimum_coverage(settings: Settings, indicator: Indicator) -> int:
+    """The coverage (%) under which a larger territory's value is withheld."""
+    return settings.min_coverage if indicator.min_coverage is None else indicator.min_coverage
+
+
+def excluded_iris(ind: Indicator, ref: Referential) -> set[str]:
+    """IRIS a habitat-only indicator leaves out (activité, divers)."""
+    if not ind.habitat_only or ind.code_level != "iris":
+        return set()
+    return {code for code, kind in ref.kinds.items() if kind in NOT_HABITAT}
+
+
+def _weights(ref: Referential, level: str, units: Iterable[str]) -> tuple[dict[str, float], str]:
+    """Each unit's weight in a coverage: its population when every unit has one (an IRIS of
+    activity without inhabitants weighs nothing), else 1."""
+    listed = list(units)
+    people = [ref.populations.get((level, u)) for u in listed]
+    if listed and all(p is not None and p >= 0 for p in people):
+        return dict(zip(listed, people, strict=True)), "population"  # type: ignore[arg-type]
+    return dict.fromkeys(listed, 1.0), "count"
+
+
+def coverage(ind: Indicator, ref: Referential, levels: list[str], has_data: set[str],
+             excluded: set[str]) -> tuple[dict[Key, tuple[float, int, int]], dict[str, str]]:
+    """``(share, units with data, units)`` of every larger territory, and the weights used per
+    level: a commune's units are its IRIS (for an IRIS indicator); larger territories', their
+    communes (each counting by its own share); a QPV's, the IRIS it overlaps (by overlap)."""
+    source = ind.code_level
+    out: dict[Key, tuple[float, int, int]] = {}
+    basis: dict[str, str] = {}
+
+    def spread(unit_level: str, units: list[str], share: Callable[[str], float],
+               targets: Callable[[str], Iterable[tuple[Key, float]]]) -> None:
+        weights, how = _weights(ref, unit_level, units)
+        totals: dict[Key, list[float]] = {}
+        for unit in units:
+            got = share(unit)
+            for key, factor in targets(unit):
+                if key[0] not in levels or key[0] == source:
+                    continue
+                basis.setdefault(key[0], how)
+                w = weights[unit] * factor
+                t = totals.setdefault(key, [0.0, 0.0, 0, 0, 0.0])
+                t[0] += w * got
+                t[1] += w
+                t[2] += got > 0
+                t[3] += 1
+                t[4] += got * factor
+        for key, (a, b, n, m, plain) in totals.items():
+            # nobody lives there: the share of its territories instead
+            out[key] = (a / b if b else plain / m if m else 0.0, int(n), int(m))
+
+    def uppers(level: str, code: str, skip: tuple[str, ...] = ()) -> list[tuple[Key, float]]:
+        own = (level, code)
+        found = [((lv, c), 1.0) for lv, c in ref.ancestors.get(own, {}).items() if lv not in skip]
+        return found + [((WHOLE, w), 1.0) for w in ref.wholes_of(own)]
+
+    sources = [c for c in ref.codes.get(source, ()) if c not in excluded]
+    present = lambda c: 1.0 if c in has_data else 0.0  # noqa: E731
+    if source == "iris" and "commune" in levels:
+        spread("iris", sources, present, lambda c: [((
+            "commune", ref.ancestors[("iris", c)]["commune"]), 1.0)]
+            if "commune" in ref.ancestors.get(("iris", c), {}) else [])
+        communes = list(ref.codes.get("commune", ()))
+        spread("commune", communes, lambda c: out.get(("commune", c), (0.0, 0, 0))[0],
+               lambda c: uppers("commune", c))
+    else:
+        spread(source, sources, present,
+               lambda c: uppers(source, c, ("commune",) if source == "iris" else ()))
+    if source == "iris" and "qpv" in levels:
+        spread("iris", sources, present,
+               lambda c: [(("qpv", q), share) for q, share in ref.overlaps.get(c, ())])
+        basis["qpv"] = "overlap"
+    return out, basis
+
+
 def compute_indicator(session: Session, settings: Settings, indicator: Indicator, *,
                       vintage: int | None = None) -> Computed:
-    """Every value of ``indicator`` at every level it reaches, secrecy applied."""
+    """Every value of ``indicator`` at every level it reaches, secrecy applied, each larger
+    territory with its coverage (withheld below the minimum)."""
     start = time.perf_counter()
     vintage = vintage if vintage is not None else default_vintage(session, settings, indicator)
     ref = referential(session, settings, vintage)
     sources = indicator_sources(session, indicator)
-    cache_key = (ref.stamp, definition_hash(indicator),
+    threshold = minimum_coverage(settings, indicator)
+    cache_key = (ref.stamp, definition_hash(indicator), threshold,
                  tuple((s.version.id, s.version.checksum) for s in sources if s is not None))
     cached = _computed.get(cache_key)
     if cached is not None:
@@ -349,11 +461,15 @@ def compute_indicator(session: Session, settings: Settings, indicator: Indicator
         table = _hierarchy(indicator, ref, levels)
         if indicator.aggregation != "median" and indicator.secrecy_on != "none":
             _equations(indicator, ref, levels)
-    unmatched: dict[str, int] = {}
+    matching = Matching()
+    excluded = excluded_iris(indicator, ref)
     with budgeted(settings) as con:
-        sums = source_sums(session, settings, con, indicator, sources, vintage, unmatched,
+        sums = source_sums(session, settings, con, indicator, sources, vintage, matching,
                            ref.codes.get(indicator.code_level, []), ref.stamp,
                            lambda c: ref.ancestors[(indicator.code_level, c)].get("commune"))
+        if excluded:
+            sums = sums.filter(pc.invert(pc.is_in(sums.column("code"),
+                                                  value_set=pa.array(sorted(excluded)))))
         with registered(con, sums) as s, registered(con, table) as h:
             rows = con.execute(
                 f"SELECT h.level, h.code, sum(s.num * h.weight), sum(s.den * h.weight) "
@@ -362,29 +478,61 @@ def compute_indicator(session: Session, settings: Settings, indicator: Indicator
     cells = {(r[0], r[1]): (r[2], r[3]) for r in rows}
     values = _values(indicator, cells)
     hidden = _suppressed(indicator, ref, levels, cells, values)
+    has_data = {code for (level, code), v in values.items()
+                if level == indicator.code_level and v is not None}
+    covered, basis = coverage(indicator, ref, levels, has_data, excluded) \
+        if indicator.aggregation != "median" else ({}, {})
+    out = _statuses(indicator, ref, levels, cells, values, hidden, covered, excluded, threshold)
+    computed = Computed(
+        indicator, ref, out, matching.unmatched, time.perf_counter() - start,
+        key=digest(cache_key), passed=matching.passed, points=matching.points,
+        points_outside=matching.points_outside, excluded=len(excluded), min_coverage=threshold,
+        coverage_basis=basis, sources=[_source_json(s) for s in sources if s is not None],
+        at=now())
+    log.info("indicator_computed id=%s vintage=%d cells=%d hidden=%d unmatched_codes=%d "
+             "passed_codes=%d seconds=%.2f", indicator.id, vintage, len(cells), len(hidden),
+             len(matching.unmatched), len(matching.passed), computed.seconds)
+    _computed.put(cache_key, computed)
+    return computed
+
+
+def _source_json(source: Source) -> dict[str, Any]:
+    """Which dataset and version a computation read."""
+    return {"dataset": source.dataset.slug, "title": source.dataset.title,
+            "version": source.version.number, "checksum": source.version.checksum,
+            "code_column": source.code_column, "points": source.is_points}
+
+
+def _statuses(ind: Indicator, ref: Referential, levels: list[str],
+              cells: dict[Key, tuple[float | None, float | None]],
+              values: dict[Key, float | None], hidden: set[Key],
+              covered: dict[Key, tuple[float, int, int]], excluded: set[str],
+              threshold: int) -> dict[str, dict[str, Value]]:
+    """Every territory's value and status, level by level."""
     out: dict[str, dict[str, Value]] = {}
-    names, median = ref.names, indicator.aggregation == "median"
+    names, median = ref.names, ind.aggregation == "median"
     for level in levels:
         row: dict[str, Value] = {}
+        own = level == ind.code_level
         for code in ref.codes.get(level, ()):
             key = (level, code)
             value = values.get(key)
+            share, with_data, units = covered.get(key, (None, 0, 0))
+            counts = None if own or share is None else (with_data, units)
             if key in hidden:
-                row[code] = Value(code, names[key], None, None, None, SECRET)
+                row[code] = Value(code, names[key], None, None, None, SECRET, share, counts)
+            elif own and code in excluded:
+                row[code] = Value(code, names[key], None, None, None, EXCLUDED)
             elif value is None:
-                row[code] = Value(code, names[key], None, None, None, NO_DATA)
+                row[code] = Value(code, names[key], None, None, None, NO_DATA, share, counts)
+            elif share is not None and 100 * share < threshold:
+                row[code] = Value(code, names[key], None, None, None, PARTIAL, share, counts)
             elif median:   # its count is only there for secrecy
                 row[code] = Value(code, names[key], value, None, None, OK)
             else:
-                row[code] = Value(code, names[key], value, *cells[key], OK)
+                row[code] = Value(code, names[key], value, *cells[key], OK, share, counts)
         out[level] = row
-    computed = Computed(indicator, ref, out, unmatched, time.perf_counter() - start,
-                        key=digest(cache_key))
-    log.info("indicator_computed id=%s vintage=%d cells=%d hidden=%d unmatched_codes=%d "
-             "seconds=%.2f", indicator.id, vintage, len(cells), len(hidden), len(unmatched),
-             computed.seconds)
-    _computed.put(cache_key, computed)
-    return computed
+    return out
 
 
 def indicator_values(session: Session, settings: Settings, indicator: Indicator, level: str, *,

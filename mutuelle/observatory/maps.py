@@ -3,7 +3,10 @@ and its classes for a choropleth (bounds, colours, counts, each territory's clas
 parent's value), and the values the vector tiles carry. The API and the map page call these
 functions.
 
-Secret cells carry no number at all: value, numerator and denominator are null.
+Secret cells carry no number at all: value, numerator and denominator are null; nor do the
+values of larger territories withheld for too low a coverage (``partial``) and the IRIS a
+habitat-only indicator leaves out (``excluded``). Each value of a larger territory carries its
+coverage.
 """
 
 from __future__ import annotations
@@ -93,12 +96,36 @@ def finite(value: float | None) -> float | None:
 
 
 def value_json(v: compute.Value) -> dict[str, Any]:
-    """One territory's value; a secret cell carries no number, not even its denominator."""
+    """One territory's value; a secret cell carries no number, not even its denominator. A
+    larger territory's ``coverage`` is the share of it whose data were there (0 to 1), with
+    ``covered``: [territories with data, territories inside]; both null at the source level."""
     shown = v.status == compute.OK
     return {"code": v.code, "name": v.name, "status": v.status,
             "value": finite(v.value) if shown else None,
             "numerator": finite(v.numerator) if shown else None,
-            "denominator": finite(v.denominator) if shown else None}
+            "denominator": finite(v.denominator) if shown else None,
+            "coverage": None if v.coverage is None else round(v.coverage, 4),
+            "covered": None if v.covered is None else list(v.covered)}
+
+
+def with_kind(item: dict[str, Any], computed: compute.Computed, level: str) -> dict[str, Any]:
+    """An IRIS's value with its type (H habitat, A activité, D divers, Z commune without IRIS),
+    where INSEE's figures are thin for A and D."""
+    if level == "iris":
+        item["kind"] = computed.referential.kinds.get(item["code"])
+    return item
+
+
+def matching_json(computed: compute.Computed, *, limit: int = 1000) -> dict[str, Any]:
+    """How the source met the referential: codes matching no territory (the most frequent
+    first, at most ``limit``), codes followed through the COG's passages, points outside."""
+    unmatched = sorted(computed.unmatched.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {"unmatched_count": len(unmatched),
+            "unmatched_rows": sum(computed.unmatched.values()),
+            "unmatched": [{"code": c, "rows": n} for c, n in unmatched[:limit]],
+            "passed": [{"from": a, "to": b} for a, b in sorted(computed.passed.items())],
+            "points": computed.points, "points_outside": computed.points_outside,
+            "excluded_iris": computed.excluded}
 
 
 def brief(indicator: Indicator) -> dict[str, Any]:
@@ -115,9 +142,11 @@ def level_values(session: Session, settings: Settings, indicator: Indicator, *, 
     """Each territory's value at ``level`` (secret cells without numbers)."""
     computed = computed_at(session, settings, indicator, level, vintage)
     inside = codes_within(computed, level, within)
-    rows = [value_json(v) for v in computed.values(level) if inside is None or v.code in inside]
+    rows = [with_kind(value_json(v), computed, level) for v in computed.values(level)
+            if inside is None or v.code in inside]
     return {"indicator": brief(indicator), "level": level,
-            "vintage": computed.referential.vintage, "total_count": len(rows), "results": rows}
+            "vintage": computed.referential.vintage, "min_coverage": computed.min_coverage,
+            "matching": matching_json(computed), "total_count": len(rows), "results": rows}
 
 
 def _rank_of(descending: Sequence[float]) -> Callable[[float], int]:
@@ -150,15 +179,14 @@ def choropleth(session: Session, settings: Settings, indicator: Indicator, *, le
         sorted(values, key=lambda v: (v.name, v.code))[offset:offset + rows]
     items = []
     for v in shown:
-        item = value_json(v)
+        item = with_kind(value_json(v), computed, level)
         known = v.code in ok
         item["class"] = found.class_of(v.value) if known else None
         item["rank"] = rank(v.value) if known else None  # type: ignore[arg-type]
         parent = computed.parent(level, v.code)
         item["parent"] = None if parent is None else {"level": parent[0], **value_json(parent[1])}
         items.append(item)
-    statuses = {s: sum(1 for v in values if v.status == s)
-                for s in (compute.OK, compute.SECRET, compute.NO_DATA)}
+    statuses = {s: sum(1 for v in values if v.status == s) for s in compute.STATUSES}
     return {"indicator": brief(indicator), "level": level,
             "vintage": computed.referential.vintage, "method": method,
             # the classes made: fewer than asked when they cannot be made, told by the note

@@ -24,8 +24,9 @@ from mutuelle.access.policy import (
 )
 from mutuelle.catalog.models import Organisation
 from mutuelle.catalog.observatory_models import LEVELS, Indicator, Scenario
-from mutuelle.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from mutuelle.core.errors import Forbidden, InvalidInput, InvalidText, NotFound, Unauthenticated
 from mutuelle.core.ids import is_slug
+from mutuelle.core.text import check_text
 from mutuelle.observatory import classification
 
 #: Who may open a scenario: anyone with the link, members of its organisation's tree, or the
@@ -196,13 +197,9 @@ def _require_member(viewer: Viewer, what: str) -> None:
 def _text(name: str, value: Any, limit: int, *, required: bool = False) -> str:
     if value is None:
         value = ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text")
-    text = value.strip()
+    text = check_text(value, name, max_length=limit, multiline=name == "comment").strip()
     if required and not text:
-        raise InvalidInput(f"a scenario needs a {name}")
-    if len(text) > limit:
-        raise InvalidInput(f"{name} is longer than {limit} characters")
+        raise InvalidText(f"a scenario needs a {name}")
     return text
 
 

@@ -3,8 +3,8 @@ what a killed import leaves there.
 
 Each process that writes in the work folder holds a shared lock on ``work/locks/work.lock`` for
 its lifetime. A process starting alone gets it exclusively and removes every leftover; when
-other processes are alive it removes only leftovers older than ``STALE_AFTER``, which no live
-import can still own.
+other processes are alive it removes only leftovers older than the setting
+``work_leftover_hours``, which no live import can still own.
 """
 
 from __future__ import annotations
@@ -31,14 +31,6 @@ LEFTOVER_PREFIXES = ("stage-", ".stage-", "commit-", "csv-", "unzip-", "sheet-",
 #: observatory cache's partial files, which start with a dot).
 SPILL_DIR = "duckdb-tmp"
 CACHE_DIR = "observatory"
-#: A leftover this old belongs to no live import (an import of the largest accepted file takes
-#: minutes), so it may go even while other processes run.
-STALE_AFTER = 24 * 3600.0
-
-#: Work folders held at once by one process: an instance has one, but a test process opens
-#: hundreds, whose oldest holds are let go so as not to run out of file descriptors.
-MAX_HELD = 16
-
 _held: dict[str, int] = {}
 _held_lock = threading.Lock()
 
@@ -71,13 +63,14 @@ def use_work(settings: Settings) -> None:
         if key not in _held:
             fd = lock_file(settings.work_dir / "locks", "work.lock")
             fcntl.flock(fd, fcntl.LOCK_SH)
-            _keep(key, fd)
+            _keep(key, fd, settings.work_folders_held)
 
 
 def clean_work(settings: Settings) -> Cleaning:
     """Remove what killed imports left in the work folder; then hold it like ``use_work``."""
     key = _key(settings)
-    stale = time.time() - STALE_AFTER
+    # A leftover this old belongs to no live import, so it may go even while others run.
+    stale = time.time() - settings.work_leftover_hours * 3600
     if key in _held:  # this process already works here: its own imports may be running
         removed, exclusive = _remove_leftovers(settings.work_dir, stale), False
     else:
@@ -92,16 +85,17 @@ def clean_work(settings: Settings) -> Cleaning:
                 removed = _remove_leftovers(settings.work_dir, None if exclusive else stale)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_SH)  # from exclusive, or after a starting sibling
-                _keep(key, fd)
+                _keep(key, fd, settings.work_folders_held)
     if removed:
         log.warning("work_leftovers_removed count=%d exclusive=%s", removed, exclusive)
     return Cleaning(removed, exclusive)
 
 
-def _keep(key: str, fd: int) -> None:
-    """Remember a hold (under ``_held_lock``), letting the oldest go past ``MAX_HELD``."""
+def _keep(key: str, fd: int, most: int) -> None:
+    """Remember a hold (under ``_held_lock``), letting the oldest go past ``most`` holds (a
+    process that opens hundreds of work folders must not run out of file descriptors)."""
     _held[key] = fd
-    while len(_held) > MAX_HELD:
+    while len(_held) > max(most, 1):
         os.close(_held.pop(next(iter(_held))))
 
 

@@ -37,7 +37,7 @@ from mutuelle.observatory.maps import (
 )
 from mutuelle.observatory.territories import territory_detail
 from mutuelle.requests import SessionDep, SettingsDep, ViewerDep
-from mutuelle.web import i18n
+from mutuelle.web import i18n, observatory_indicators
 from mutuelle.web.observatory_layers import point_layers, proportional_symbols, short_number
 from mutuelle.web.observatory_state import (
     details_url,
@@ -204,6 +204,13 @@ def map_context(session: Session, settings: Settings, viewer: Viewer, form: dict
                                 offset=(page - 1) * size)
         except MutuelleError as exc:
             error, status = exc.message, exc.status_code if exc.status_code < 500 else 400
+    drawable = view is None or referential.geometry_path(
+        settings, view["choropleth"]["vintage"], view["choropleth"]["level"]).exists()
+    if not drawable and view is not None:
+        # never a map "drawn" over no territory: the table below still gives the values
+        c = view["choropleth"]
+        error = (f"the referential has no {c['level']} contours for vintage {c['vintage']}: "
+                 "no map can be drawn; the table of values below gives them")
     vintage = view["choropleth"]["vintage"] if view else default_vintage
     level = state["level"] if state else form["level"] if form["level"] in levels else default_level
     communes: list[tuple[str, str]] = []
@@ -246,8 +253,9 @@ def map_context(session: Session, settings: Settings, viewer: Viewer, form: dict
         "methods": classification.METHODS, "palettes": scenario_service.palettes(),
         "class_range": range(classification.MIN_CLASSES, classification.MAX_CLASSES + 1),
         "config": _json_script(config),
-        "data": _json_script({**(compact(view) or {}), "state": state, "symbols": symbols,
-                              "details_url": details_url(state) if view else None}),
+        "data": _json_script({**((compact(view) or {}) if drawable else {}), "state": state,
+                              "symbols": symbols,
+                              "details_url": details_url(state) if view and drawable else None}),
         "point_layers": layers, "points_chosen": set(chosen), "counts": counts, "symbols": symbols,
         "sum_indicators": {i.id for i in indicators if i.aggregation == "sum"},
         "table_rows": settings.table_rows, "scenario": scenario,
@@ -326,5 +334,7 @@ def portrait_page(level: str, code: str, request: Request, session: SessionDep,
 
 def install(app: FastAPI) -> None:
     """Register the observatory pages on ``app`` (after ``pages.install``; the scenarios'
-    pages, which show this module's map, are registered by ``observatory_scenarios``)."""
+    pages, which show this module's map, are registered by ``observatory_scenarios``), with
+    the indicators' pages (``observatory_indicators``)."""
     app.include_router(router)
+    observatory_indicators.install(app)

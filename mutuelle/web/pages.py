@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from mutuelle.access.accounts import get_group, get_user, grants_on, list_groups
@@ -31,6 +32,10 @@ from mutuelle.access.policy import (
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.members_models import PartnerGroup, User
 from mutuelle.catalog.models import ACCESS_LEVELS, FREQUENCIES, Dataset, Organisation, Version
+from mutuelle.catalog.search import CatalogueQuery, CatalogueResult, search_catalogue
+from mutuelle.catalog.terms import MAX_SEARCH_CHARS
+from mutuelle.catalog.terms import MAX_WORDS as MAX_SEARCH_WORDS
+from mutuelle.catalog.terms import words as search_words
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import (
     Forbidden,
@@ -69,8 +74,6 @@ WEB_DIR = Path(__file__).parent
 CATALOGUE_PAGE_SIZE = 20
 #: Datasets listed as "latest published" on the home page.
 HOME_LATEST = 5
-#: Every dataset at once, for counts and facets (the catalogue is small enough for now).
-ALL = 1_000_000
 #: Characters of a geometry's GeoJSON shown in a table cell.
 GEOMETRY_CHARS = 60
 SYNTHETIC_MARKERS = ("synthétique", "synthetique", "synthetic")
@@ -180,37 +183,79 @@ def is_synthetic(dataset: Dataset) -> bool:
 
 # --- home and catalogue ---------------------------------------------------------------------
 
+#: Facets of the catalogue page, in the order shown, and the values listed for each.
+CATALOGUE_FACETS = ("organisation", "theme", "keyword", "territory", "format", "licence",
+                    "access", "schema", "modified")
+CATALOGUE_FACET_VALUES = 10
+#: Orders offered on the catalogue page (relevance only with a search).
+CATALOGUE_SORTS = ("relevance", "title", "-modified", "-popularity")
+
+
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
-    total, datasets = repo.list_datasets(session, visible=visible_datasets(viewer), limit=ALL)
-    published = [d for d in datasets if d.status == "published"]
-    latest = sorted(published, key=lambda d: d.published_at or d.created_at, reverse=True)
+def home(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep) -> Response:
+    visible = visible_datasets(viewer)
+    total = search_catalogue(session, CatalogueQuery(limit=0), visible=visible,
+                             timeout_ms=settings.query_timeout_ms).total
+    latest = search_catalogue(session, CatalogueQuery(sort="-published", limit=HOME_LATEST),
+                              visible=and_(visible, Dataset.status == "published"),
+                              timeout_ms=settings.query_timeout_ms).items
     return render(request, "home.html", {
-        "dataset_count": total, "organisation_count": len(repo.list_organisations(session)),
-        "latest": latest[:HOME_LATEST], "is_synthetic": is_synthetic})
+        "dataset_count": total,
+        "organisation_count": session.scalar(select(func.count()).select_from(Organisation)),
+        "latest": latest, "is_synthetic": is_synthetic})
+
+
+def _catalogue_problem(request: Request, q: str, sort: str) -> str:
+    """What the page refuses in a search or an order, said in the page's language ("")."""
+    found = search_words(q)
+    if q.strip() and not found:
+        return _(request, "La recherche « %(q)s » ne contient ni lettre ni chiffre : "
+                          "écrivez au moins un mot.", q=q.strip()[:50])
+    if len(q) > MAX_SEARCH_CHARS or len(found) > MAX_SEARCH_WORDS:
+        return _(request, "La recherche est trop longue : au plus %(words)s mots et "
+                          "%(chars)s caractères.", words=MAX_SEARCH_WORDS, chars=MAX_SEARCH_CHARS)
+    if sort and sort not in CATALOGUE_SORTS:
+        return _(request, "Ordre de tri inconnu : « %(sort)s ».", sort=sort[:50])
+    return ""
+
+
+def _catalogue_url(params: list[tuple[str, str]]) -> str:
+    return "/catalogue" + (f"?{urlencode(params)}" if params else "")
 
 
 @router.get("/catalogue", response_class=HTMLResponse)
 @router.get("/datasets", response_class=HTMLResponse)
-def catalogue(request: Request, session: SessionDep, viewer: ViewerDep,
-              q: str = "", organisation: str = "", theme: str = "",
-              page: Annotated[int, Query(ge=1)] = 1) -> Response:
-    visible = visible_datasets(viewer)
-    total, datasets = repo.list_datasets(
-        session, visible=visible, q=q.strip() or None, organisation=organisation or None,
-        theme=theme or None, limit=CATALOGUE_PAGE_SIZE, offset=(page - 1) * CATALOGUE_PAGE_SIZE)
-    _all, every = repo.list_datasets(session, visible=visible, limit=ALL)
-    themes = sorted({t for d in every for t in (d.themes or [])}, key=str.lower)
-    organisations = [o for o in repo.list_organisations(session)
-                     if any(d.organisation_id == o.id for d in every)]
-    pages = max(1, -(-total // CATALOGUE_PAGE_SIZE))
-    query = {k: v for k, v in {"q": q, "organisation": organisation, "theme": theme}.items() if v}
+def catalogue(request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep,
+              q: str = "", sort: str = "",
+              page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    filters = {name: values for name in CATALOGUE_FACETS
+               if (values := [v for v in request.query_params.getlist(name) if v][:20])}
+    problem = _catalogue_problem(request, q, sort)
+    result = CatalogueResult(total=0, items=[], facets={}, sort=sort or "title")
+    if not problem:
+        result = search_catalogue(session, CatalogueQuery(
+            text=q.strip(), filters=filters, sort=sort or None, limit=CATALOGUE_PAGE_SIZE,
+            offset=(page - 1) * CATALOGUE_PAGE_SIZE, facets=CATALOGUE_FACETS,
+            facet_limit=CATALOGUE_FACET_VALUES), visible=visible_datasets(viewer),
+            timeout_ms=settings.query_timeout_ms)
+    chosen = [(name, value) for name, values in filters.items() for value in values]
+    kept = [("q", q.strip())] * bool(q.strip()) + [("sort", sort)] * bool(sort) + chosen
+
+    def toggled(name: str, value: str) -> str:
+        pair = (name, value)
+        return _catalogue_url([p for p in kept if p != pair] if pair in chosen else [*kept, pair])
+
+    labels = {(name, v.value): v.label for name, values in result.facets.items() for v in values}
     partial = request.headers.get("hx-request") and not request.headers.get("hx-history-restore-request")
-    template = "_catalogue_results.html" if partial else "catalogue.html"
-    return render(request, template, {
-        "datasets": datasets, "total": total, "q": q, "organisation": organisation,
-        "theme": theme, "themes": themes, "organisations": organisations, "page": page,
-        "pages": pages, "query": query, "is_synthetic": is_synthetic})
+    return render(request, "_catalogue_results.html" if partial else "catalogue.html", {
+        "result": result, "datasets": result.items, "total": result.total, "q": q,
+        "sort": sort, "sorts": CATALOGUE_SORTS, "facet_names": CATALOGUE_FACETS,
+        "chosen": [{"name": name, "value": value, "label": labels.get((name, value), value),
+                    "href": toggled(name, value)} for name, value in chosen],
+        "toggled": toggled, "page": page,
+        "pages": max(1, -(-result.total // CATALOGUE_PAGE_SIZE)),
+        "page_url": lambda number: _catalogue_url([*kept, ("page", str(number))]),
+        "error": problem, "is_synthetic": is_synthetic}, status=400 if problem else 200)
 
 
 # --- creating a dataset ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ from mutuelle.access.policy import (
     ANONYMOUS,
     OPERATOR,
     allowed,
+    may_define_indicators,
     require,
     visible_datasets,
     visible_indicators,
@@ -125,6 +126,28 @@ def test_an_indicator_is_never_looser_than_its_source(session: Session, federati
     assert allowed(_viewer(session, fed, "a_viewer"), "read", indicator)
     visible = session.scalars(select(Indicator.id).where(visible_indicators(ANONYMOUS))).all()
     assert "taux" not in visible
+
+
+def test_defining_indicators_is_for_editors_and_changing_one_for_its_owners_editors(
+        session: Session, federation: Federation) -> None:
+    fed = federation
+    source = fed.dataset(session, fed.city_a)
+    indicator = Indicator(id="taux-a", label="Taux", dataset_id=source.id, code_column="c",
+                          numerator="x", access="public")
+    session.add(indicator)
+    session.flush()
+    a_editor, b_editor = _viewer(session, fed, "a_editor"), _viewer(session, fed, "b_editor")
+    a_viewer = _viewer(session, fed, "a_viewer")
+    assert may_define_indicators(a_editor) and may_define_indicators(b_editor)
+    assert not may_define_indicators(a_viewer) and not may_define_indicators(ANONYMOUS)
+    assert not may_define_indicators(_viewer(session, fed, "a_editor", scope="read"))
+    # created in an organisation by its editors; owned by the source's organisation by default
+    assert allowed(a_editor, "create", fed.city_a) and not allowed(b_editor, "create", fed.city_a)
+    assert allowed(a_editor, "edit", indicator) and allowed(a_editor, "delete", indicator)
+    assert not allowed(b_editor, "edit", indicator) and not allowed(a_viewer, "edit", indicator)
+    # city B's editors may own one on city A's public data: then they, not A's, change it
+    indicator.organisation_id = fed.city_b.id
+    assert allowed(b_editor, "edit", indicator) and not allowed(a_editor, "edit", indicator)
 
 
 def test_sql_filters_agree_with_the_rule_for_every_member(session: Session, federation: Federation) -> None:

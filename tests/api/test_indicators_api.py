@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from mutuelle.core.config import Settings
 
-from http_testing import refused  # type: ignore[import-not-found]
+from http_testing import invalid, refused  # type: ignore[import-not-found]
 
 SECRET_RATE = "demandeurs-pour-100-actifs"   # a rate with secret IRIS (small denominators)
 OTHER_RATE = "taux-non-recours-c2s"
@@ -87,7 +87,8 @@ def test_values_give_every_territory_of_the_level(demo_api: TestClient) -> None:
     assert body["level"] == "commune" and body["vintage"] == 2024
     assert body["total_count"] == len(body["results"]) == 8
     row = body["results"][0]
-    assert set(row) == {"code", "name", "value", "status", "numerator", "denominator"}
+    assert set(row) == {"code", "name", "value", "status", "numerator", "denominator",
+                        "coverage", "covered"}
     ok = [r for r in body["results"] if r["status"] == "ok"]
     assert ok and all(r["value"] == pytest.approx(100 * r["numerator"] / r["denominator"]) for r in ok)
 
@@ -179,7 +180,6 @@ def test_a_number_of_classes_outside_three_to_nine_is_refused(demo_api: TestClie
 
 
 @pytest.mark.parametrize(("params", "word"), [
-    ({"classes": "five"}, "classes"),
     ({"method": "kmeans"}, "method"),
     ({"method": "manual"}, "breaks"),
     ({"method": "manual", "classes": 4, "breaks": "a,b,c"}, "breaks"),
@@ -223,7 +223,17 @@ def test_an_indicator_cannot_be_crossed_with_itself(demo_api: TestClient) -> Non
 def test_a_crossing_at_an_unknown_level_is_refused(demo_api: TestClient) -> None:
     refused(demo_api.get("/api/indicators/cross",
                     params={"x": SECRET_RATE, "y": OTHER_RATE, "level": "planet"}), "level")
-    refused(demo_api.get("/api/indicators/cross", params={"x": SECRET_RATE}), "y")
+
+
+@pytest.mark.parametrize(("path", "params", "word"), [
+    (f"/api/indicators/{SECRET_RATE}/classes", {"classes": "five"}, "classes"),
+    ("/api/indicators/cross", {"x": SECRET_RATE}, "y"),
+    (f"/api/indicators/{SECRET_RATE}/values", {"vintage": 99999999999999999999}, "vintage"),
+    (f"/api/indicators/{SECRET_RATE}/classes", {"vintage": 1800}, "vintage"),
+])
+def test_parameters_that_do_not_fit_the_document_are_422_by_name(
+        demo_api: TestClient, path: str, params: dict[str, object], word: str) -> None:
+    invalid(demo_api.get(path, params=params), word)
 
 
 def test_the_openapi_document_describes_the_observatory_with_examples(demo_api: TestClient) -> None:
@@ -238,3 +248,285 @@ def test_the_openapi_document_describes_the_observatory_with_examples(demo_api: 
     assert "example" in values["responses"]["200"]["content"]["application/json"]
     create = paths["/api/scenarios"]["post"]
     assert create["requestBody"]["content"]["application/json"]["examples"]
+
+
+# --- defining indicators: the real IRIS of Lyon (2012) ----------------------------------------
+
+from lyon_testing import (  # type: ignore[import-not-found]  # noqa: E402
+    DATASET,
+    DEFINITION,
+    LYON,
+    LYON_RATE,
+    METROPOLE_DE_LYON,
+    add_lyon,
+    features,
+    iris_of_2024,
+    pierre_benite_iris,
+    points_far_away,
+    weighted_rates,
+)
+
+
+@pytest.fixture(scope="module")
+def lyon_api(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A site administrator's client on a portal holding the IRIS of Lyon of 2012 (referential
+    and dataset), the IRIS of 2024 (Pierre-Bénite's renumbered into Oullins-Pierre-Bénite) and
+    schools in Paris."""
+    from mutuelle.app import create_app
+    from mutuelle.catalog import repository as repo
+    from mutuelle.geo.referential import import_territories
+    from mutuelle.ingest.service import import_file
+
+    from http_testing import LOOPBACK, admin_key  # type: ignore[import-not-found]
+
+    folder = tmp_path_factory.mktemp("lyon")
+    settings = Settings(home=folder / "home", duckdb_memory_limit="512MB")
+    app = create_app(settings)
+    with app.state.sessions() as session:
+        add_lyon(session, settings)
+        import_territories(session, settings, iris_of_2024(folder), level="iris", vintage=2024)
+        schools = repo.create_dataset(session, organisation=repo.get_organisation(session, "lyon"),
+                                      title="Écoles", slug="ecoles-paris")
+        session.commit()
+        import_file(session, settings, schools, points_far_away(folder))
+        repo.publish_dataset(session, schools)
+        session.commit()
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False,
+                    headers=admin_key(settings)) as client:
+        yield client
+
+
+def _define(client: TestClient, key: str, **fields: object):  # type: ignore[no-untyped-def]
+    return client.post("/api/indicators", json={**DEFINITION, "id": key,
+                                                "label": "Taux de chômage", "unit": "%", **fields})
+
+
+def test_the_unemployment_rate_weighted_by_population_gives_each_commune_its_weighted_mean(
+        lyon_api: TestClient) -> None:
+    created = _define(lyon_api, "chomage")     # no vintage given: the codes' is found
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["vintage"] == 2012 and body["computation"]["vintage_reason"] == "codes"
+    assert body["matching"]["unmatched_count"] == 0
+    values = lyon_api.get("/api/indicators/chomage/values", params={"level": "commune"}).json()
+    assert values["vintage"] == 2012
+    expected = weighted_rates()
+    published = {r["code"]: r for r in values["results"] if r["status"] == "ok"}
+    assert set(published) == set(expected)          # the 22 communes of the IRIS, no other
+    for code, rate in expected.items():
+        assert published[code]["value"] == pytest.approx(rate, rel=1e-9), code
+    assert published[LYON]["value"] == pytest.approx(LYON_RATE, abs=1e-6)
+    assert published[LYON]["name"] == "Lyon" and published[LYON]["coverage"] == pytest.approx(1)
+    # named from the COG of 2012: Oullins and Pierre-Bénite had not merged yet
+    assert published["69149"]["name"] == "Oullins" and published["69152"]["name"] == "Pierre-Bénite"
+    iris = lyon_api.get("/api/indicators/chomage/values", params={"level": "iris"}).json()
+    kinds = {r["code"]: r["kind"] for r in iris["results"]}
+    assert kinds == {p["id"]: p["typ_iris"] for p in features()}   # the API says A and D
+
+
+def test_how_an_indicator_is_computed_is_part_of_its_definition(lyon_api: TestClient) -> None:
+    _define(lyon_api, "chomage-methode", secrecy=5, min_coverage=80)
+    body = lyon_api.get("/api/indicators/chomage-methode").json()
+    c = body["computation"]
+    assert c["dataset"]["slug"] == DATASET and c["dataset"]["version"] == 1
+    assert c["dataset"]["link"] == f"/datasets/{DATASET}"
+    assert c["dataset"]["version_link"] == f"/datasets/{DATASET}/versions/1"
+    assert (c["numerator"], c["denominator"], c["filters"]) == ("tchom * p12_pop", "p12_pop", None)
+    assert c["aggregation"] == "ratio" and "Σ numerator / Σ denominator" in c["aggregation_text"]
+    assert c["vintage"] == 2012 and c["secrecy"] == {"threshold": 5, "on": "denominator"}
+    assert c["coverage"]["minimum"] == 80 and c["last_computation"]
+    assert body["links"]["page"] == "/observatoire/indicateurs/chomage-methode"
+
+
+def test_lyons_portrait_shows_the_value_the_api_gives(lyon_api: TestClient) -> None:
+    _define(lyon_api, "chomage-portrait")
+    body = lyon_api.get(f"/api/territories/commune/{LYON}").json()
+    rate = next(c for c in body["portrait"]["comparisons"] if c["indicator"] == "chomage-portrait")
+    assert rate["value"]["status"] == "ok"
+    assert rate["value"]["value"] == pytest.approx(LYON_RATE, abs=1e-6)
+    page = lyon_api.get(f"/territoires/commune/{LYON}")
+    assert page.status_code == 200 and "13,4" in page.text
+
+
+def test_the_2012_commune_map_draws(lyon_api: TestClient) -> None:
+    from mvt_testing import decode, tile_of  # type: ignore[import-not-found]
+
+    _define(lyon_api, "chomage-carte")
+    tilejson = lyon_api.get("/tiles/commune.json", params={"indicator": "chomage-carte"})
+    assert tilejson.status_code == 200 and "vintage=2012" in tilejson.json()["tiles"][0]
+    z, x, y = tile_of(4.835, 45.764, 11)      # the centre of Lyon
+    tile = lyon_api.get(f"/tiles/commune/{z}/{x}/{y}.mvt", params={"indicator": "chomage-carte"})
+    assert tile.status_code == 200
+    communes = {f["properties"]["code"]: f["properties"] for f in decode(tile.content)["commune"]}
+    assert communes[LYON]["status"] == "ok"
+    assert communes[LYON]["value"] == pytest.approx(LYON_RATE, abs=1e-6)
+    page = lyon_api.get("/observatoire", params={"indicator": "chomage-carte", "level": "commune"})
+    assert page.status_code == 200 and "no commune contours" not in page.text
+    assert '"choropleth"' in page.text
+
+
+def test_unmatched_codes_are_listed_when_the_vintage_is_wrong(lyon_api: TestClient) -> None:
+    # in 2024, Pierre-Bénite's IRIS have codes of Oullins-Pierre-Bénite: the 2012 codes miss
+    created = _define(lyon_api, "chomage-2024", vintage=2024)
+    assert created.status_code == 201, created.text
+    unmatched = created.json()["matching"]
+    assert unmatched["unmatched_count"] == 3
+    assert sorted(u["code"] for u in unmatched["unmatched"]) == pierre_benite_iris()
+    values = lyon_api.get("/api/indicators/chomage-2024/values", params={"level": "commune"}).json()
+    assert values["vintage"] == 2024 and values["matching"]["unmatched_count"] == 3
+    page = lyon_api.get("/observatoire/indicateurs/chomage-2024")
+    assert page.status_code == 200 and 'data-unmatched="3"' in page.text
+    for code in pierre_benite_iris():
+        assert code in page.text
+
+
+def test_coverage_is_reported_for_the_epci_and_withheld_below_the_minimum(
+        lyon_api: TestClient) -> None:
+    _define(lyon_api, "chomage-metropole", vintage=2024)
+    epci = lyon_api.get("/api/indicators/chomage-metropole/values", params={"level": "epci"}).json()
+    metropole = next(r for r in epci["results"] if r["code"] == METROPOLE_DE_LYON)
+    # 21 of the 58 communes of the Métropole de Lyon have IRIS with data (by population, more)
+    assert metropole["covered"] == [21, 58]
+    assert 21 / 58 < metropole["coverage"] < 1
+    assert metropole["status"] == "ok" and metropole["value"] is not None
+    strict = lyon_api.patch("/api/indicators/chomage-metropole",
+                            json={"min_coverage": round(100 * metropole["coverage"]) + 1})
+    assert strict.status_code == 200, strict.text
+    epci = lyon_api.get("/api/indicators/chomage-metropole/values", params={"level": "epci"}).json()
+    withheld = next(r for r in epci["results"] if r["code"] == METROPOLE_DE_LYON)
+    assert withheld["status"] == "partial" and withheld["value"] is None
+    assert withheld["coverage"] == metropole["coverage"]
+    communes = lyon_api.get("/api/indicators/chomage-metropole/values",
+                            params={"level": "commune"}).json()
+    lyon = next(r for r in communes["results"] if r["code"] == LYON)
+    assert lyon["status"] == "ok"       # Lyon's own IRIS all had data
+
+
+def test_habitat_only_excludes_the_iris_of_types_a_and_d(lyon_api: TestClient) -> None:
+    created = _define(lyon_api, "chomage-habitat", habitat_only=True)
+    assert created.status_code == 201, created.text
+    iris = lyon_api.get("/api/indicators/chomage-habitat/values", params={"level": "iris"}).json()
+    kinds = {p["id"]: p["typ_iris"] for p in features()}
+    excluded = {r["code"] for r in iris["results"] if r["status"] == "excluded"}
+    assert excluded == {code for code, kind in kinds.items() if kind in ("A", "D")}
+    assert len(excluded) == 32
+    assert all(r["value"] is None for r in iris["results"] if r["code"] in excluded)
+    communes = lyon_api.get("/api/indicators/chomage-habitat/values",
+                            params={"level": "commune"}).json()
+    expected = weighted_rates(habitat_only=True)
+    for row in communes["results"]:
+        if row["status"] == "ok":
+            assert row["value"] == pytest.approx(expected[row["code"]], rel=1e-9), row["code"]
+    assert created.json()["matching"]["excluded_iris"] == 32
+    # null puts a field back to its default (a JSON merge patch): every IRIS counts again
+    reset = lyon_api.patch("/api/indicators/chomage-habitat",
+                           json={"habitat_only": None, "unit": None})
+    assert reset.status_code == 200, reset.text
+    iris = lyon_api.get("/api/indicators/chomage-habitat/values", params={"level": "iris"}).json()
+    assert not [r for r in iris["results"] if r["status"] == "excluded"]
+
+
+def test_a_new_version_of_the_dataset_recomputes_the_indicator(
+        lyon_api: TestClient, tmp_path: Path) -> None:
+    import json
+
+    from lyon_testing import LYON_IRIS  # type: ignore[import-not-found]
+
+    # a dataset of its own, so that its new version changes no other test's indicator
+    made = lyon_api.post("/api/datasets", json={"organisation": "lyon", "title": "IRIS (versions)",
+                                                "slug": "iris-versions"})
+    assert made.status_code == 201, made.text
+
+    def upload(path: Path) -> None:
+        with path.open("rb") as handle:
+            sent = lyon_api.post("/api/datasets/iris-versions/versions",
+                                 files={"file": (path.name, handle, "application/geo+json")})
+        assert sent.status_code == 201, sent.text
+
+    upload(LYON_IRIS)
+    assert lyon_api.post("/api/datasets/iris-versions/publish").status_code == 200
+    _define(lyon_api, "chomage-versions", dataset="iris-versions", vintage=2012)
+    before = lyon_api.get("/api/indicators/chomage-versions/values", params={"level": "commune"})
+    lyon_before = next(r for r in before.json()["results"] if r["code"] == LYON)["value"]
+    data = json.loads(LYON_IRIS.read_text(encoding="utf-8"))
+    for f in data["features"]:
+        if f["properties"]["tchom"] is not None:
+            f["properties"]["tchom"] = f["properties"]["tchom"] * 2
+    path = tmp_path / "iris-lyon-2012-v2.geojson"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    upload(path)
+    after = lyon_api.get("/api/indicators/chomage-versions/values", params={"level": "commune"})
+    lyon_after = next(r for r in after.json()["results"] if r["code"] == LYON)["value"]
+    assert lyon_after == pytest.approx(2 * lyon_before)
+    assert lyon_api.get("/api/indicators/chomage-versions").json()["computation"]["dataset"][
+        "version"] == 2
+
+
+@pytest.mark.parametrize(("fields", "field", "words"), [
+    ({"numerator": "tchom * p12_popp"}, "numerator", ["unknown field 'p12_popp'", "position 8"]),
+    ({"numerator": "libiris"}, "numerator", ["not text"]),
+    ({"numerator": "tchom / 0"}, "numerator", ["division by zero"]),
+    ({"denominator": "p12_pop - p12_pop"}, "denominator", ["0 or empty on every row"]),
+    ({"level": "commune"}, "level", ["not commune codes", "iris codes"]),
+    ({"vintage": 1990}, "vintage", ["no iris for vintage 1990"]),
+    ({"code_column": "nope"}, "code_column", ["no column 'nope'"]),
+    ({"filters": "typ_iris = "}, "filters", ["position"]),
+    ({"dataset": "ecoles-paris", "code_column": "geometry", "points": "count",
+      "numerator": "", "denominator": ""}, "code_column", ["none of the 3 points", "inside"]),
+    ({"colour": "red"}, "colour", ["Extra inputs"]),
+    ({"id": "Chômage"}, "id", ["id"]),
+])
+def test_bad_definitions_are_refused_naming_the_field_and_nothing_is_saved(
+        lyon_api: TestClient, fields: dict[str, object], field: str, words: list[str]) -> None:
+    response = _define(lyon_api, "refuse", **fields)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["field"] == field, body
+    for word in words:
+        assert word in body["message"], body["message"]
+    assert "Traceback" not in response.text and "/tmp" not in response.text
+    assert lyon_api.get("/api/indicators/refuse").status_code == 404
+    if field == "numerator" and "position" in words[-1]:
+        assert body["position"] == 8
+
+
+def test_a_preview_saves_nothing_and_a_deleted_indicator_is_gone(lyon_api: TestClient) -> None:
+    preview = lyon_api.post("/api/indicators/preview", params={"level": "commune"},
+                            json={**DEFINITION, "id": "apercu-seul", "label": "Aperçu"})
+    assert preview.status_code == 200, preview.text
+    lyon = next(r for r in preview.json()["results"] if r["code"] == LYON)
+    assert lyon["value"] == pytest.approx(LYON_RATE, abs=1e-6)
+    assert lyon_api.get("/api/indicators/apercu-seul").status_code == 404
+    assert _define(lyon_api, "a-supprimer").status_code == 201
+    assert lyon_api.delete("/api/indicators/a-supprimer").status_code == 204
+    assert lyon_api.get("/api/indicators/a-supprimer").status_code == 404
+    assert lyon_api.delete("/api/indicators/a-supprimer").status_code == 404
+
+
+@pytest.mark.parametrize(("points", "numerator", "total"), [
+    ("count", "", 10), ("sum", "eleves", 2000), ("mean", "eleves", None)])
+def test_points_are_counted_summed_or_averaged_within_each_territory(
+        lyon_api: TestClient, tmp_path: Path, points: str, numerator: str,
+        total: float | None) -> None:
+    from lyon_testing import points_in_lyon  # type: ignore[import-not-found]
+
+    slug = f"ecoles-{points}"
+    assert lyon_api.post("/api/datasets", json={"organisation": "lyon", "title": slug,
+                                                "slug": slug}).status_code == 201
+    with points_in_lyon(tmp_path).open("rb") as handle:
+        assert lyon_api.post(f"/api/datasets/{slug}/versions", files={
+            "file": ("ecoles.geojson", handle, "application/geo+json")}).status_code == 201
+    assert lyon_api.post(f"/api/datasets/{slug}/publish").status_code == 200
+    created = lyon_api.post("/api/indicators", json={
+        "id": slug, "label": "Écoles", "dataset": slug, "level": "iris", "code_column": "geometry",
+        "points": points, "numerator": numerator, "vintage": 2012, "secrecy": 0})
+    assert created.status_code == 201, created.text
+    matching = created.json()["matching"]
+    assert (matching["points"], matching["points_outside"]) == (11, 1)   # the one in Paris
+    iris = lyon_api.get(f"/api/indicators/{slug}/values", params={"level": "iris"}).json()
+    values = [r["value"] for r in iris["results"] if r["status"] == "ok" and r["value"]]
+    if total is None:
+        assert values and all(v == pytest.approx(200) for v in values)
+    else:
+        assert sum(values) == pytest.approx(total)
+    assert created.json()["computation"]["points"] == points

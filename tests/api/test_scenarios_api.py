@@ -80,9 +80,6 @@ def test_a_bad_state_is_refused_naming_the_key(demo_api: TestClient, state: dict
 
 
 @pytest.mark.parametrize(("body", "word"), [
-    ({"state": STATE}, "title"),
-    ({"title": "  ", "state": STATE}, "title"),
-    ({"title": "x" * 301, "state": STATE}, "title"),
     ({"title": "T", "state": STATE, "access": "secret"}, "access"),
     ({"title": "T"}, "state"),
     ({"title": "T", "state": STATE, "organisation": "nowhere"}, "organisation"),
@@ -90,6 +87,18 @@ def test_a_bad_state_is_refused_naming_the_key(demo_api: TestClient, state: dict
 def test_a_bad_scenario_is_refused(demo_api: TestClient, body: dict[str, Any], word: str) -> None:
     refused(demo_api.post("/api/scenarios", json=body), word)
     refused(demo_api.post("/api/scenarios", json=["not", "an", "object"]), "object")
+
+
+@pytest.mark.parametrize("body", [
+    {"state": STATE}, {"title": "  ", "state": STATE}, {"title": "x" * 301, "state": STATE},
+    {"title": "a\x00b", "state": STATE}, {"title": ["a"], "state": STATE},
+])
+def test_a_scenario_without_a_clean_title_is_unprocessable(demo_api: TestClient,
+                                                           body: dict[str, Any]) -> None:
+    response = demo_api.post("/api/scenarios", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error_code"] == "InvalidText"
+    assert "title" in response.json()["message"]
 
 
 def test_a_scenario_is_changed_and_its_state_checked_again(demo_api: TestClient) -> None:

@@ -35,13 +35,15 @@ def test_a_search_may_keep_one_level(demo_api: TestClient) -> None:
     assert demo_api.get("/api/territories", params={"q": "zzzz"}).json()["total_count"] == 0
 
 
-@pytest.mark.parametrize(("params", "word"), [
-    ({"q": ""}, "q"), ({"q": "vignes", "level": "planet"}, "level"),
-    ({"q": "vignes", "limit": 0}, "limit"),
+@pytest.mark.parametrize(("params", "word", "status"), [
+    ({"q": ""}, "q", 400), ({"q": "vignes", "level": "planet"}, "level", 400),
+    ({"q": "vignes", "limit": 0}, "limit", 422),
+    ({"q": "vignes", "vintage": 99999999999999999999}, "vintage", 422),
 ])
-def test_a_bad_search_is_refused_by_name(demo_api: TestClient, params: dict[str, object], word: str) -> None:
+def test_a_bad_search_is_refused_by_name(demo_api: TestClient, params: dict[str, object], word: str,
+                                         status: int) -> None:
     response = demo_api.get("/api/territories", params=params)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert word in response.json()["message"]
 
 
@@ -81,7 +83,8 @@ def test_a_secret_value_in_a_portrait_carries_no_number(demo_api: TestClient) ->
     rate = next(c for c in body["portrait"]["comparisons"]
                 if c["indicator"] == "demandeurs-pour-100-actifs")
     assert rate["value"] == {"code": secret, "name": body["name"], "status": "secret",
-                             "value": None, "numerator": None, "denominator": None}
+                             "value": None, "numerator": None, "denominator": None,
+                             "coverage": None, "covered": None}
     assert rate["rank"] is None
 
 

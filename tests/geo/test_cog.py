@@ -13,14 +13,16 @@ from sqlalchemy import func, select
 from mutuelle.catalog.observatory_models import Territory, TerritoryPassage
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import NotFound
-from mutuelle.geo.cog import EARLIER, commune_of, load_cog, read_cog
+from mutuelle.geo.cog import EARLIER, cog_for, commune_of, load_cog, read_cog
 from mutuelle.geo.referential import children, get_territory, search_territories
 
 METROPOLE_DE_LYON = "200046977"
 
 
-def _communes(settings: Settings, departement: str) -> list[dict]:
-    communes = json.loads((Path(settings.cog_dir) / "communes.json").read_text(encoding="utf-8"))
+def _communes(settings: Settings, departement: str, vintage: int = 2024) -> list[dict]:
+    """The communes of a département in the COG of ``vintage`` (npm alias cog<year>)."""
+    folder = cog_for(settings, vintage).folder
+    communes = json.loads((folder / "communes.json").read_text(encoding="utf-8"))
     return [c for c in communes if c["type"] == "commune-actuelle" and c["departement"] == departement]
 
 
@@ -30,14 +32,15 @@ def _count(session, level: str, vintage: int = 2024) -> int:  # type: ignore[no-
 
 
 def test_the_whole_of_france_loads_in_a_few_seconds(session, any_settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    folder = Path(any_settings.cog_dir)
+    folder = cog_for(any_settings, 2024).folder     # the COG of 2024 (cog2024 = 4.1.0)
+    assert folder.name == "2024"
     communes = json.loads((folder / "communes.json").read_text(encoding="utf-8"))
     start = time.perf_counter()
     report = load_cog(session, any_settings, 2024)
     elapsed = time.perf_counter() - start
-    assert report.counts["commune"] == sum(c["type"] == "commune-actuelle" for c in communes) == 34969
-    assert report.counts["epci"] == 1255
-    assert _count(session, "commune") == 34969 and _count(session, "epci") == 1255
+    assert report.counts["commune"] == sum(c["type"] == "commune-actuelle" for c in communes) == 35029
+    assert report.counts["epci"] == 1255 and (report.year, report.note) == (2024, "")
+    assert _count(session, "commune") == 35029 and _count(session, "epci") == 1255
     assert _count(session, "departement") == len(json.loads((folder / "departements.json").read_text()))
     assert elapsed < 20, f"loading the COG took {elapsed:.1f} s"
 
@@ -81,9 +84,44 @@ def test_loading_twice_updates_rows_instead_of_doubling_them(session, any_settin
 def test_two_vintages_of_the_cog_live_side_by_side(session, any_settings: Settings) -> None:  # type: ignore[no-untyped-def]
     load_cog(session, any_settings, 2023, departements=["69"])
     load_cog(session, any_settings, 2024, departements=["69"])
-    assert _count(session, "commune", 2023) == _count(session, "commune", 2024) > 250
+    # each from its own COG: Oullins and Pierre-Bénite merged on 1 January 2024
+    assert _count(session, "commune", 2023) == len(_communes(any_settings, "69", 2023)) == 267
+    assert _count(session, "commune", 2024) == len(_communes(any_settings, "69", 2024)) == 266
     assert get_territory(session, "commune", "69123").vintage == 2024
     assert get_territory(session, "commune", "69123", 2023).vintage == 2023
+    assert get_territory(session, "commune", "69149", 2023).name == "Oullins"
+    assert get_territory(session, "commune", "69152", 2023).name == "Pierre-Bénite"
+    assert get_territory(session, "commune", "69149", 2024).name == "Oullins-Pierre-Bénite"
+
+
+@pytest.mark.parametrize(("vintage", "year"), [(2019, 2019), (2020, 2019), (2023, 2023),
+                                               (2026, 2026), (2031, 2026)])
+def test_each_vintage_reads_its_own_cog_or_the_latest_before_it(any_settings: Settings,
+                                                                 vintage: int, year: int) -> None:
+    source = cog_for(any_settings, vintage)
+    assert source.year == year and source.history_day is None
+    assert source.exact == (vintage == year)
+    assert (source.note() == "") == (vintage == year)
+
+
+def test_a_vintage_older_than_every_cog_takes_its_communes_from_the_history(
+        session, any_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Never named from a later COG: in 2012, 69149 was Oullins, and the Métropole de Lyon
+    (2015) and the régions of 2016 did not exist."""
+    source = cog_for(any_settings, 2012)
+    assert (source.year, source.history_day) == (2019, "2012-01-01")
+    assert "not known offline" in source.note()
+    report = load_cog(session, any_settings, 2012, departements=["69"])
+    assert report.counts.get("epci", 0) == 0 and report.counts.get("region", 0) == 0
+    assert report.counts["commune"] == 293          # the Rhône's communes on 1 January 2012
+    assert get_territory(session, "commune", "69149", 2012).name == "Oullins"
+    assert get_territory(session, "commune", "69152", 2012).name == "Pierre-Bénite"
+    lyon = get_territory(session, "commune", "69123", 2012)
+    assert (lyon.name, lyon.epci, lyon.departement, lyon.region) == ("Lyon", None, "69", None)
+    france = read_cog(any_settings, 2012)
+    assert len(france.communes) == 36700            # INSEE's count on 1 January 2012
+    # Annecy-le-Vieux, merged into Annecy in 2017, is still a commune in 2012
+    assert france.communes["74011"].name == "Annecy-le-Vieux"
 
 
 def test_search_ignores_accents_and_case(session, any_settings: Settings) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from mutuelle.catalog.observatory_models import Territory
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import ImportFailed, InvalidInput, NotFound
-from mutuelle.geo.cog import load_cog
+from mutuelle.geo.cog import cog_for, load_cog
 from mutuelle.geo.referential import (
     children,
     geometry_path,
@@ -65,7 +65,8 @@ def test_the_iris_of_lyon_find_their_communes_metropolis_departement_and_region(
     metropole = get_territory(session, "epci", METROPOLE_DE_LYON)
     assert len(children(session, metropole, "iris")) == 358
     assert search_territories(session, "croix rousse", level="iris")
-    assert levels_available(session, 2024, any_settings) == ["iris"]
+    # the communes of the vintage, which had no contours, are drawn from their IRIS
+    assert levels_available(session, 2024, any_settings) == ["iris", "commune"]
 
 
 def test_the_contour_file_has_codes_bboxes_and_simplified_shapes(session, any_settings: Settings,  # type: ignore[no-untyped-def]
@@ -103,8 +104,9 @@ def test_the_contour_file_has_codes_bboxes_and_simplified_shapes(session, any_se
     assert overlaps == pytest.approx(union_low, rel=0.001)
 
 
-def _cog_communes(settings: Settings, departement: str) -> list[dict]:
-    communes = json.loads((Path(settings.cog_dir) / "communes.json").read_text(encoding="utf-8"))
+def _cog_communes(settings: Settings, departement: str, vintage: int = 2024) -> list[dict]:
+    folder = cog_for(settings, vintage).folder
+    communes = json.loads((folder / "communes.json").read_text(encoding="utf-8"))
     return [c for c in communes if c["type"] == "commune-actuelle" and c["departement"] == departement]
 
 
@@ -128,7 +130,6 @@ def test_the_communes_of_the_rhone_replace_the_cog_rows_they_match(session, any_
     assert (villeurbanne.epci, villeurbanne.region, villeurbanne.extra["source"]) == (
         METROPOLE_DE_LYON, "84", "contours")
     assert villeurbanne.population and villeurbanne.population > 100_000   # kept from the COG
-    assert get_territory(session, "commune", "69114").extra["source"] == "cog"   # created since 2018
     (count,), = _query(any_settings, "SELECT count(*) FROM FILE WHERE code = '69123'", report.path)
     assert count == 1
     assert {t.code for t in search_territories(session, "villeurbanne")} == {"69266"}
@@ -205,3 +206,48 @@ def test_unknown_levels_and_vintages_are_refused(session, any_settings: Settings
         get_territory(session, "iris", "693840302", 2031)
     with pytest.raises(NotFound, match="no iris with code '999999999'"):
         get_territory(session, "iris", "999999999")
+
+
+def test_the_communes_of_a_vintage_are_drawn_from_its_iris_when_it_has_no_commune_contours(  # type: ignore[no-untyped-def]
+        session, any_settings: Settings, fixtures_dir: Path) -> None:
+    from mutuelle.geo.referential import derived_from
+
+    report = _iris(session, any_settings, fixtures_dir, vintage=2012)
+    assert report.detected["communes"].startswith("22 commune contours of 2012 drawn from")
+    assert "history of the COG 2019" in report.detected["cog"]      # names of 2012, not later
+    assert derived_from(any_settings, 2012, "commune") == "iris"
+    communes = geometry_path(any_settings, 2012, "commune")
+    rows = dict(_query(any_settings, "SELECT code, name FROM FILE", communes))
+    assert len(rows) == 22 and rows["69123"] == "Lyon"
+    assert (rows["69149"], rows["69152"]) == ("Oullins", "Pierre-Bénite")
+    (lyon, lyon_iris), = _query(any_settings, """
+        SELECT ST_Area((SELECT geometry FROM FILE WHERE code = '69123')),
+               ST_Area((SELECT ST_Union_Agg(geometry) FROM read_parquet('IRIS')
+                        WHERE commune = '69123'))""".replace(
+        "IRIS", str(geometry_path(any_settings, 2012, "iris"))), communes)
+    assert lyon == pytest.approx(lyon_iris, rel=1e-6)
+    assert levels_available(session, 2012, any_settings) == ["iris", "commune"]
+    # contours imported for the communes themselves replace the drawn ones, for good
+    import_territories(session, any_settings, fixtures_dir / "geo" / "communes-69-rhone.geojson",
+                       level="commune", vintage=2012)
+    assert derived_from(any_settings, 2012, "commune") is None
+    _iris(session, any_settings, fixtures_dir, vintage=2012)
+    assert derived_from(any_settings, 2012, "commune") is None
+    (count,), = _query(any_settings, "SELECT count(*) FROM FILE", communes)
+    assert count == 278
+
+
+def test_a_static_map_draws_the_territories_around_some_codes(  # type: ignore[no-untyped-def]
+        session, any_settings: Settings, fixtures_dir: Path) -> None:
+    from mutuelle.geo.static_map import static_map
+
+    _iris(session, any_settings, fixtures_dir, vintage=2012)
+    lyon = static_map(any_settings, 2012, "commune", {"69123"})
+    codes = {s.code for s in lyon.shapes}
+    assert "69123" in codes and "69266" in codes           # Villeurbanne touches Lyon's extent
+    assert all(s.path.startswith("M ") and s.path.endswith("Z") for s in lyon.shapes)
+    width, height = lyon.width, lyon.height
+    assert lyon.view_box == f"0 {-height:.1f} {width:.1f} {height:.1f}"
+    assert 0.5 < height / width < 2
+    every = static_map(any_settings, 2012, "iris", set(), max_shapes=100)
+    assert len(every.shapes) == 100 and every.left_out == 258

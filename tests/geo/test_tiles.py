@@ -82,8 +82,9 @@ def test_a_tile_over_lyon_at_zoom_12_holds_the_iris_it_covers(lyon: Settings) ->
 def test_features_carry_code_and_name_only_without_values(lyon: Settings) -> None:
     features = decode(tiles.tile(lyon, VINTAGE, "iris", *tile_of(*CROIX_ROUSSE, 12)))["iris"]
     by_code = {f["properties"]["code"]: f for f in features}
+    # IRIS say their type (H habitat, A activité, D divers)
     assert by_code["693840302"]["properties"] == {"code": "693840302",
-                                                  "name": "Canuts-d'Enfert Rochereau"}
+                                                  "name": "Canuts-d'Enfert Rochereau", "kind": "H"}
     assert all(f["type"] == "Polygon" for f in features)
 
 

@@ -76,7 +76,19 @@ def test_codes_with_a_check_digit_are_recognised_from_values_alone():
 
 
 def test_nine_digit_codes_without_a_header_are_not_taken_for_siren():
-    assert detect_concept("code", ["010040001", "010040002", "010040003", "010040004"]) is None
+    # their first five digits are a commune of the COG (Ambérieu-en-Bugey): IRIS codes
+    assert detect_concept("code", ["010040001", "010040002", "010040003", "010040004"]) == "code_iris"
+    assert detect_concept("code", ["960040001", "960040002", "960040003"]) is None
+
+
+def test_territory_codes_are_recognised_by_content_whatever_the_column_is_named():
+    # the IRIS of Lyon's arrondissements (the column is named "id" in INSEE's extracts)
+    assert detect_concept("id", ["693840302", "693810101", "692660201", "691490105"]) == "code_iris"
+    assert detect_concept("zone", ["69123", "69266", "01004", "2A004"]) == "code_commune"
+    assert detect_concept("territoire", ["200046977", "243500139", "200046977"]) == "code_epci"
+    assert detect_concept("secteur", ["QN06912M", "QN06914M", "QN06915M"]) == "code_qpv"
+    # numbers that merely look like codes are not
+    assert detect_concept("valeur", ["12345", "99999", "54321", "88888"]) is None
 
 
 def test_luhn_and_uai_check_letters():

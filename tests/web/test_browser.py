@@ -43,8 +43,8 @@ def test_a_visitor_searches_the_catalogue_and_reads_a_dataset_table(
     page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Catalogue").click()
     page.wait_for_url("**/catalogue")
-    page.get_by_label("Rechercher par titre").fill("budget")
-    page.get_by_role("button", name="Filtrer").click()
+    page.get_by_label("Rechercher dans le catalogue").fill("budget")
+    page.get_by_role("button", name="Rechercher", exact=True).click()
     page.wait_for_url("**/catalogue?q=budget**")
     assert page.locator(".result-count").inner_text().startswith("1 jeu de données")
     screenshot(page, "web-catalogue-search")
@@ -70,7 +70,7 @@ def test_the_catalogue_search_updates_as_one_types(
     if page.evaluate("typeof window.htmx") == "undefined":
         pytest.fail("htmx is not served: run scripts/build-assets.sh")
     assert page.locator(".dataset-card").count() == 2
-    page.get_by_label("Rechercher par titre").press_sequentially("matern")
+    page.get_by_label("Rechercher dans le catalogue").press_sequentially("matern")
     page.wait_for_url("**/catalogue?q=matern**")
     expect(page.locator(".dataset-card")).to_have_count(1)
     expect(page.locator(".dataset-card h3")).to_have_text("Écoles maternelles")

@@ -95,8 +95,9 @@ class Compiler(Conditions, GeoPredicates, Grouping):
 
     def __init__(self, schema: Mapping[str, str], *, clause: str, tz: tzinfo, tz_name: str,
                  aliases: Mapping[str, Typed] | None = None,
-                 now: datetime | None = None) -> None:
+                 now: datetime | None = None, lang: str = "fr") -> None:
         self.schema = schema
+        self.lang = lang  # of the day and month names date_format() writes
         self.clause = clause
         self.tz = tz
         self.tz_name = tz_name

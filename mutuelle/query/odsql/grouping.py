@@ -3,14 +3,17 @@ functions and ``now()``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from itertools import pairwise
+from typing import Literal
 
 from sqlglot import exp
 
 from mutuelle.core import clock
+from mutuelle.core.cache import cached
 from mutuelle.query.odsql import ast
 from mutuelle.query.odsql.functions import (
     DURATION_UNITS,
@@ -40,6 +43,50 @@ from mutuelle.query.odsql.typed import (
 MAX_NOW_SHIFT = 10**12
 
 
+_NAMED_PARTS = re.compile(r"%%|%[AaBb]")
+
+
+@cached("query.date_names", max_items=16)
+def date_names(lang: str) -> dict[str, tuple[str, ...]]:
+    """Day names (Monday first) and month names, full and abbreviated, in ``lang`` (CLDR, as
+    Opendatasoft writes them: ``mardi``, ``mar.``), by strftime directive."""
+    from babel import dates
+
+    def days(width: Literal["wide", "abbreviated"]) -> tuple[str, ...]:
+        names = dates.get_day_names(width, locale=lang)
+        return tuple(str(names[i]) for i in range(7))
+
+    def months(width: Literal["wide", "abbreviated"]) -> tuple[str, ...]:
+        names = dates.get_month_names(width, locale=lang)
+        return tuple(str(names[i]) for i in range(1, 13))
+
+    return {"%A": days("wide"), "%a": days("abbreviated"), "%B": months("wide"),
+            "%b": months("abbreviated")}
+
+
+def localised_strftime(value: exp.Expr, fmt: str, lang: str) -> exp.Expr:
+    """``strftime(value, fmt)`` with day and month names in ``lang`` (DuckDB writes English)."""
+    pieces: list[exp.Expr] = []
+    start = 0
+    for found in _NAMED_PARTS.finditer(fmt):
+        if found.group(0) == "%%":
+            continue
+        if found.start() > start:
+            pieces.append(fn("strftime", value.copy(), exp.Literal.string(fmt[start:found.start()])))
+        names = exp.Array(expressions=[exp.Literal.string(n) for n in date_names(lang)[found.group(0)]])
+        index = fn("isodow" if found.group(0) in ("%A", "%a") else "month", value.copy())
+        pieces.append(fn("list_extract", names, index))
+        start = found.end()
+    if not pieces:
+        return fn("strftime", value, exp.Literal.string(fmt))
+    if start < len(fmt):
+        pieces.append(fn("strftime", value.copy(), exp.Literal.string(fmt[start:])))
+    joined = pieces[0]
+    for piece in pieces[1:]:  # || keeps NULL NULL, where concat() would make it ''
+        joined = exp.DPipe(this=joined, expression=piece)
+    return joined
+
+
 class Grouping(CompilerPart):
     """The dates and groups part of ``Compiler``: local time, date parts, ``now()``, group_by
     ranges and clusters."""
@@ -61,7 +108,7 @@ class Grouping(CompilerPart):
             if not isinstance(pattern, ast.String):
                 raise self.error("date_format() needs a quoted pattern", pattern)
             fmt = java_to_strftime(pattern.value, clause=self.clause, position=pattern.pos)
-            return Typed(fn("strftime", self.local_time(arg), exp.Literal.string(fmt)), TEXT)
+            return Typed(localised_strftime(self.local_time(arg), fmt, self.lang), TEXT)
         return Typed(fn(node.name, self.local_time(arg)), INTEGER)
 
     def now(self, node: ast.Call) -> Typed:

@@ -69,6 +69,8 @@ class QueryRequest:
     refine: list[str] = field(default_factory=list)   # "field:value"
     exclude: list[str] = field(default_factory=list)  # "field:value"
     timezone: str = "UTC"
+    #: The language of day and month names in ``date_format()`` (Opendatasoft's ``lang``).
+    lang: str = "fr"
     #: The moment ``now()`` stands for; None: the clock, read once per built query (a caller
     #: building the records and their count may pin it so that both agree).
     now: datetime | None = None
@@ -105,7 +107,7 @@ def _zone(name: str) -> ZoneInfo:
 def _compiler(schema: dict[str, str], req: QueryRequest, clause: str,
               aliases: dict[str, Typed] | None = None) -> Compiler:
     return Compiler(schema, clause=clause, tz=_zone(req.timezone), tz_name=req.timezone,
-                    aliases=aliases, now=req.now)
+                    aliases=aliases, now=req.now, lang=req.lang)
 
 
 def _from(source: exp.Expr) -> tuple[exp.Expr, str]:

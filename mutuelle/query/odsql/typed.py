@@ -96,6 +96,7 @@ class CompilerPart:
     tz_name: str
     aliases: dict[str, Typed]
     moment: datetime | None
+    lang: str
 
     if TYPE_CHECKING:
         def error(self, message: str, node: ast.Node | None) -> QueryError: ...

@@ -6,6 +6,9 @@ import { rows } from "/static/js/map-util.js";
 
 const SECRET_FILL = "#8c8c8c";
 const NO_DATA_FILL = "#ffffff";
+// A larger territory withheld for too low a coverage; an IRIS left out (habitat only).
+const PARTIAL_FILL = "#e6e1ee";
+const EXCLUDED_FILL = "#e9e3cf";
 const OUTSIDE_FILL = "rgba(0, 0, 0, 0)";
 // Outlines are drawn from the zoom where they separate territories rather than blacken the
 // map (an IRIS is a few pixels wide below zoom 8): below it, the browser neither builds nor
@@ -111,6 +114,8 @@ export function styleOf(data) {
     fillColor = ["case",
       ["all", ["==", status, "ok"], ["has", "value"]], v.colors.length ? stepColor(v) : NO_DATA_FILL,
       ["==", status, "secret"], SECRET_FILL,
+      ["==", status, "partial"], PARTIAL_FILL,
+      ["==", status, "excluded"], EXCLUDED_FILL,
       NO_DATA_FILL];
     secretFilter = ["==", status, "secret"];
     if (v.within && v.inside) {

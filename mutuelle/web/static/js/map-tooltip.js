@@ -27,7 +27,8 @@ export function describe(code, properties = {}, { data, byCode, messages, format
   }
   if (!item) return `<p>${escapeHTML(messages.outside || "")}</p>`;
   const valueText = (value, status) => (status === "ok" ? format(value)
-    : status === "secret" ? messages.secret : messages.no_data);
+    : status === "secret" ? messages.secret : status === "partial" ? messages.partial
+      : status === "excluded" ? messages.excluded : messages.no_data);
   if (item.bivariate) {
     const c = data.crossing;
     return `<p class="popup-name">${escapeHTML(item.name)}</p>
@@ -35,7 +36,9 @@ export function describe(code, properties = {}, { data, byCode, messages, format
         <p>${escapeHTML(c.y.label)} : <strong>${escapeHTML(valueText(item.y, item.status_y))}</strong> ${escapeHTML(c.y.unit || "")}</p>`;
   }
   const v = data.choropleth;
-  let html = `<p class="popup-name">${escapeHTML(item.name)}</p>
+  // an IRIS of activity or miscellaneous type, where INSEE's figures are thin, says so
+  const kind = (messages.kinds || {})[properties.kind];
+  let html = `<p class="popup-name">${escapeHTML(item.name)}</p>${kind ? `<p class="popup-kind">${escapeHTML(kind)}</p>` : ""}
       <p>${escapeHTML(v.indicator.label)} : <strong>${escapeHTML(valueText(item.value, item.status))}</strong> ${item.status === "ok" ? escapeHTML(v.indicator.unit || "") : ""}</p>`;
   if (item.rank && item.class !== null) {
     html += `<p>${escapeHTML(fill(messages.rank, { rank: format(item.rank, 0), total: format(v.ranked, 0) }))} · ${escapeHTML(fill(messages.class, { n: item.class + 1 }))}</p>`;
