@@ -1,0 +1,65 @@
+"""``mutuelle serve --workers N``: connections accepted on uvicorn's shared socket answer
+without Nagle's delay (the socket uvicorn binds has protocol 0, so asyncio does not set
+TCP_NODELAY by itself)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+
+from mutuelle.cli import NoDelayH11Protocol
+
+
+async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _nodelay_of_accepted(protocol: type[H11Protocol]) -> int:
+    """TCP_NODELAY of a connection accepted through ``protocol`` on a socket bound as uvicorn's
+    workers bind theirs (``socket.socket(family=AF_INET)``: protocol 0)."""
+    config = Config(app=_hello, log_level="warning")
+    config.load()
+    state = ServerState()
+    seen: list[int] = []
+
+    class Probe(protocol):  # type: ignore[valid-type, misc]
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            seen.append(transport.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    async def run() -> bytes:
+        listening = socket.socket(family=socket.AF_INET)
+        listening.bind(("127.0.0.1", 0))
+        assert listening.proto == 0
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: Probe(config=config, server_state=state, app_state={}), sock=listening)
+        reader, writer = await asyncio.open_connection(*listening.getsockname())
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = await reader.read()
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return answer
+
+    answer = asyncio.run(run())
+    assert answer.startswith(b"HTTP/1.1 200") and b"\r\nok\r\n" in answer
+    return seen[0]
+
+
+def test_connections_on_a_workers_socket_are_sent_without_delay() -> None:
+    assert _nodelay_of_accepted(NoDelayH11Protocol) != 0
+
+
+def test_without_it_asyncio_leaves_nagle_on_for_such_a_socket() -> None:
+    """The reason for the class: if asyncio or uvicorn change, this one tells."""
+    if _nodelay_of_accepted(H11Protocol) != 0:
+        pytest.skip("this Python sets TCP_NODELAY on protocol-0 sockets by itself")
