@@ -47,7 +47,9 @@ class Settings:
     query_timeout_ms: int = _setting(10000, "Time budget of one query before it is interrupted.")
     query_max_rows: int = _setting(10000, "offset + limit wall of /records, as on Opendatasoft (cursors go past it).")
     query_max_group_rows: int = _setting(20000, "offset + limit wall of /records with group_by.")
-    max_concurrent_queries: int = _setting(8, "Queries run at once per worker; more get 429 with Retry-After.")
+    max_concurrent_queries: int = _setting(8, "Queries run at once per worker; more wait in line (see the next one).")
+    query_queue_ms: int = _setting(
+        2000, "How long a query waits for one of those slots before the 429 with Retry-After.")
     export_batch_rows: int = _setting(50000, "Rows per batch when streaming an export.")
     work_leftover_hours: int = _setting(
         24, "Age after which a file an import left in the work folder (staged file, spill file...) "

@@ -39,7 +39,7 @@ def budgeted(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     block that ends past its deadline anyway (between two interrupts) is refused all the same,
     so that the budget does not depend on when the interrupts land."""
     slot = _slot(settings)
-    if not slot.acquire(blocking=False):
+    if not slot.acquire(timeout=max(settings.query_queue_ms, 0) / 1000):
         raise Busy("too many queries at once; retry in a few seconds")
     con = cursor(settings)
     done = threading.Event()

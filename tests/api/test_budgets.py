@@ -38,6 +38,6 @@ def test_a_query_over_its_time_budget_is_interrupted_with_a_clear_400(tmp_path: 
 
 
 def test_too_many_queries_at_once_get_429_with_retry_after(tmp_path: Path) -> None:
-    client = _portal(tmp_path, max_concurrent_queries=0)
+    client = _portal(tmp_path, max_concurrent_queries=0, query_queue_ms=50)
     response = client.get("/api/explore/v2.1/catalog/datasets/nombres/records")
     assert response.status_code == 429 and response.headers["retry-after"] == "10"
