@@ -233,8 +233,13 @@ def _replace(session: Session, entries: list[dict[str, Any]], revision: int) -> 
     for chunk in _chunks(ids):
         session.execute(delete(_ENTRY).where(_ENTRY.c.dataset_id.in_(chunk)))
     for start in range(0, len(entries), BATCH):
-        session.execute(insert(_ENTRY), [{**e, "revision": revision}
-                                         for e in entries[start:start + BATCH]])
+        batch = [{**e, "revision": revision} for e in entries[start:start + BATCH]]
+        # One statement per kind of row: an executemany takes its columns from its first row,
+        # so a tombstone first would blank the entries after it.
+        for present in (True, False):
+            rows = [e for e in batch if e["present"] is present]
+            if rows:
+                session.execute(insert(_ENTRY), rows)
 
 
 def build_all(session: Session) -> int:

@@ -9,6 +9,9 @@ descriptions; each with its weight). Documents matching a term through its stem 
 those matching it only by a typo or as a prefix, so "écoles", "École", "ecole" and "ecoles"
 put the same datasets first.
 
+Facets are counted over an index too: each facet value numbered once, and one row per entry
+and value, so that counting every facet of a listing is one join on integers.
+
 Visibility is the policy's own SQL filter (``access.policy.visible_datasets``), handed in by
 the caller and run here over the copy, whose columns have the names it uses.
 """
@@ -25,9 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-from duckdb.typing import VARCHAR
 import pyarrow as pa
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, Text, cast, select, true
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -48,17 +50,18 @@ LOOSE_MATCH = 0.3
 #: its queries are small, and a second one costs more CPU than it saves.
 DUCKDB_CONFIG = {"memory_limit": "1GB", "threads": "1"}
 
-#: The facets: value and label (SQL over the entry ``e``), and whether the value is a list.
-FACETS: dict[str, tuple[str, str, bool]] = {
-    "organisation": ("e.organisation_slug", "e.organisation_name", False),
-    "theme": ("unnest(e.themes)", "", True),
-    "keyword": ("unnest(e.keywords)", "", True),
-    "licence": ("e.licence", "", False),
-    "territory": ("unnest(e.territories)", "unnest(e.territory_names)", True),
-    "format": ("unnest(e.formats)", "", True),
-    "access": ("e.access", "", False),
-    "schema": ("e.schema_name", "", False),
-    "modified": ("CAST(year(e.modified) AS VARCHAR)", "", False),
+#: The facets: value and label (SQL over the entry ``e``; no label: the value), counted at
+#: every listing over ``entry_facet``, where refreshes put one row per entry and value.
+FACETS: dict[str, tuple[str, str]] = {
+    "organisation": ("e.organisation_slug", "e.organisation_name"),
+    "theme": ("unnest(e.themes)", ""),
+    "keyword": ("unnest(e.keywords)", ""),
+    "licence": ("e.licence", ""),
+    "territory": ("unnest(e.territories)", "unnest(e.territory_names)"),
+    "format": ("unnest(e.formats)", ""),
+    "access": ("e.access", ""),
+    "schema": ("e.schema_name", ""),
+    "modified": ("CAST(year(e.modified) AS VARCHAR)", ""),
 }
 #: How a selected facet value filters (``?`` is the value).
 _FILTERS = {
@@ -87,26 +90,32 @@ SORTS = {
 #: Most values listed per facet.
 MAX_FACET_VALUES = 1000
 
-_LIST = pa.list_(pa.string())
+#: The entry columns holding lists, read from the catalogue as their JSON text (DuckDB parses
+#: them, far faster than one ``json.loads`` per value).
+_LISTS = ("themes", "keywords", "territories", "territory_names", "formats")
 _TIME = pa.timestamp("us", tz="UTC")
 _ARROW_TYPES = {
-    "themes": _LIST, "keywords": _LIST, "territories": _LIST, "territory_names": _LIST,
-    "formats": _LIST, "records_count": pa.int64(), "version_number": pa.int32(),
-    "has_geo": pa.bool_(), "present": pa.bool_(), "revision": pa.int64(),
-    "popularity": pa.int32(), "modified": _TIME, "published_at": _TIME, "created_at": _TIME,
+    "records_count": pa.int64(), "version_number": pa.int32(), "has_geo": pa.bool_(),
+    "present": pa.bool_(), "revision": pa.int64(), "popularity": pa.int32(),
+    "modified": _TIME, "published_at": _TIME, "created_at": _TIME,
 }
+#: ``key`` numbers the entries of the copy (a changed entry gets a new one): the index tables
+#: join on it, much faster than on the dataset's id. ``title_key`` is the title's French
+#: (ICU) sort key, made once per change so that ranking every title stays cheap.
 _ENTRY_DDL = """
 CREATE TABLE entry (
-    id VARCHAR, slug VARCHAR, title VARCHAR, description VARCHAR, licence VARCHAR,
+    key INTEGER, id VARCHAR, slug VARCHAR, title VARCHAR, description VARCHAR, licence VARCHAR,
     frequency VARCHAR, access VARCHAR, status VARCHAR, organisation_id VARCHAR,
     organisation_slug VARCHAR, organisation_name VARCHAR, themes VARCHAR[], keywords VARCHAR[],
     territories VARCHAR[], territory_names VARCHAR[], formats VARCHAR[], schema_name VARCHAR,
     field_text VARCHAR, records_count BIGINT, version_number INTEGER, has_geo BOOLEAN,
     modified TIMESTAMPTZ, published_at TIMESTAMPTZ, created_at TIMESTAMPTZ, popularity INTEGER,
-    doc_len DOUBLE DEFAULT 0, title_rank INTEGER DEFAULT 0
+    doc_len DOUBLE DEFAULT 0, title_key VARCHAR, title_rank INTEGER DEFAULT 0
 );
-CREATE TABLE posting (id VARCHAR, word VARCHAR, weight DOUBLE);
-CREATE TABLE vocab (word VARCHAR, stem VARCHAR);
+CREATE TABLE vocab (word_id INTEGER, word VARCHAR, stem VARCHAR);
+CREATE TABLE posting (key INTEGER, word_id INTEGER, weight DOUBLE);
+CREATE TABLE facet_value (value_id INTEGER, facet VARCHAR, value VARCHAR, label VARCHAR);
+CREATE TABLE entry_facet (key INTEGER, facet VARCHAR, value_id INTEGER);
 """
 #: The copy's columns filled from the catalogue (``dataset_id`` is ``id`` here, as the
 #: policy's filter names it).
@@ -126,6 +135,24 @@ FROM entry
 """
 
 
+def _text_list(column: str) -> str:
+    """A JSON text read as ``TextList`` reads it: the strings of a list, else no value."""
+    return (f"CASE WHEN json_valid({column}) AND json_type({column}) = 'ARRAY' THEN "
+            f"list_transform(list_filter(json_extract({column}, '$[*]'), "
+            f"lambda x: json_type(x) = 'VARCHAR'), lambda x: json_extract_string(x, '$')) "
+            f"ELSE [] END")
+
+
+#: The incoming entries (``incoming``, as read from the catalogue) into the copy, numbered
+#: from ``$start`` in title order: a page of a listing by title then reads neighbouring rows.
+_INSERT_ENTRIES = (
+    f"INSERT INTO entry (key, {', '.join(['id', *_COPIED[1:]])}, title_key) "
+    f"SELECT $start + row_number() OVER (ORDER BY title_key, dataset_id), "
+    + ", ".join(_text_list(c) if c in _LISTS else c for c in _COPIED)
+    + ", title_key FROM (SELECT *, icu_sort_key(title, 'fr') AS title_key FROM incoming "
+      "WHERE present) ORDER BY title_key, dataset_id")
+
+
 def _texts(column: str) -> str:
     if column in ("keywords", "themes"):
         return f"array_to_string({column}, ' ')"
@@ -134,26 +161,51 @@ def _texts(column: str) -> str:
     return f"coalesce({column}, '')"
 
 
-#: Postings of the entries named in the temporary table ``changed``.
-_POSTINGS = "INSERT INTO posting SELECT id, word, sum(weight) FROM (" + " UNION ALL ".join(
-    f"SELECT id, unnest(regexp_split_to_array(strip_accents(lower({_texts(col)})), $pattern)) "
-    f"AS word, {weight} AS weight FROM entry WHERE id IN (SELECT id FROM changed)"
-    for col, weight in WEIGHTS.items()) + ") WHERE word <> '' GROUP BY id, word ORDER BY word"
+# Words are cut in two steps: the texts at spaces (cheap), then each distinct piece, folded,
+# at anything but letters and digits: the same words as folding and cutting every text, for
+# a fraction of the work (there are few distinct pieces).
+#: Pieces of the texts of the entries numbered above ``$start``, with their weight.
+_PIECES = "CREATE OR REPLACE TEMP TABLE piece AS " + " UNION ALL ".join(
+    f"SELECT key, unnest(string_split({_texts(col)}, ' ')) AS piece, {weight} AS weight "
+    f"FROM entry WHERE key > $start" for col, weight in WEIGHTS.items())
+#: The folded words of each distinct piece.
+_PIECE_WORDS = """
+CREATE OR REPLACE TEMP TABLE piece_word AS SELECT * FROM (
+    SELECT piece, unnest(regexp_split_to_array(strip_accents(lower(piece)), $pattern)) AS word
+    FROM (SELECT DISTINCT piece FROM piece)) WHERE word <> ''
+"""
+#: Postings (weights summed per entry and word) of the pieces, in word order: a search reads
+#: the postings of a few words, found by their row groups.
+_NEW_POSTINGS = """
+INSERT INTO posting
+SELECT p.key, v.word_id, sum(p.weight) AS weight
+FROM piece p JOIN (SELECT w.piece, v.word_id FROM piece_word w JOIN vocab v USING (word)) v
+  USING (piece)
+GROUP BY p.key, v.word_id ORDER BY v.word_id
+"""
+#: One row per entry numbered above ``$start`` and value of each facet, with its label.
+_NEW_FACETS = "CREATE OR REPLACE TEMP TABLE new_facet AS SELECT key, facet, value, " \
+    "any_value(label) AS label FROM (" + " UNION ALL ".join(
+        f"SELECT e.key, '{name}' AS facet, {value} AS value, "
+        f"coalesce({label or value}, {value}) AS label FROM entry e WHERE e.key > $start"
+        for name, (value, label) in FACETS.items()) \
+    + ") WHERE value IS NOT NULL AND value <> '' GROUP BY key, facet, value"
 
 
 class CatalogueIndex:
-    """This process's copy of one catalogue's entries, with its word index."""
+    """This process's copy of one catalogue's entries, with its word and facet indexes."""
 
     def __init__(self) -> None:
         self.con = duckdb.connect(":memory:", config=dict(DUCKDB_CONFIG))
         self.con.execute("SET TimeZone = 'UTC'")
-        self.con.create_function("french_stem", french_stem, [VARCHAR], VARCHAR,
-                                 side_effects=False)
         self.con.execute(_ENTRY_DDL)
         self.con.execute(ODS_VIEW)
         self.lock = threading.Lock()
         self.epoch: str | None = None
         self.revision = -1
+        #: The last key given to an entry: never given twice, a key names one state of one
+        #: entry for the life of the copy.
+        self.last_key = 0
 
     def refresh(self, session: Session) -> None:
         """Bring the copy up to the catalogue's revision (as the session sees it)."""
@@ -176,47 +228,37 @@ class CatalogueIndex:
         with self.lock:
             if epoch == self.epoch and revision <= self.revision:
                 return
-            entries = CatalogEntry.__table__
-            query = select(*(entries.c[c] for c in ENTRY_COLUMNS))
             full = epoch != self.epoch
-            query = query.where(entries.c.present) if full else \
-                query.where(entries.c.revision > self.revision)
-            rows = [dict(r) for r in session.execute(query).mappings()]
-            self._apply(rows, full=full)
+            incoming = _read_entries(session, None if full else self.revision)
+            self._apply(incoming, full=full)
             self.epoch, self.revision = epoch, revision
-            log.info("catalogue_copy_refreshed full=%s entries=%d revision=%d", full, len(rows),
-                     revision)
+            log.info("catalogue_copy_refreshed full=%s entries=%d revision=%d", full,
+                     incoming.num_rows, revision)
 
-    def _apply(self, rows: list[dict[str, Any]], *, full: bool) -> None:
+    def _apply(self, incoming: pa.Table, *, full: bool) -> None:
         con = self.con.cursor()
         try:
             con.execute("BEGIN")
-            ids = [r["dataset_id"] for r in rows]
-            con.execute("CREATE OR REPLACE TEMP TABLE changed (id VARCHAR)")
+            con.register("incoming", incoming)
             if full:
-                con.execute("DELETE FROM entry; DELETE FROM posting; DELETE FROM vocab")
-            elif ids:
-                con.execute("INSERT INTO changed SELECT unnest($ids)", {"ids": ids})
-                con.execute("DELETE FROM entry WHERE id IN (SELECT id FROM changed)")
-                con.execute("DELETE FROM posting WHERE id IN (SELECT id FROM changed)")
-            present = _arrow([r for r in rows if r.get("present", True)])
-            con.register("incoming", present)
-            con.execute(f"INSERT INTO entry ({', '.join(['id', *_COPIED[1:]])}) "
-                        f"SELECT {', '.join(_COPIED)} FROM incoming")
+                for table in ("entry", "posting", "vocab", "facet_value", "entry_facet"):
+                    con.execute(f"DELETE FROM {table}")
+            else:
+                con.execute("CREATE OR REPLACE TEMP TABLE gone AS SELECT key FROM entry "
+                            "WHERE id IN (SELECT dataset_id FROM incoming)")
+                for table in ("entry", "posting", "entry_facet"):
+                    con.execute(f"DELETE FROM {table} WHERE key IN (SELECT key FROM gone)")
+            start = self.last_key
+            con.execute(_INSERT_ENTRIES, {"start": start})
             con.unregister("incoming")
-            if full:
-                con.execute("INSERT INTO changed SELECT id FROM entry")
-            con.execute(_POSTINGS, {"pattern": WORD_SEPARATORS})
-            con.execute("UPDATE entry SET doc_len = l.total FROM (SELECT id, sum(weight) AS total "
-                        "FROM posting WHERE id IN (SELECT id FROM changed) GROUP BY id) AS l "
-                        "WHERE entry.id = l.id")
-            # French collation (ICU) costs: sorted once per change, not at every listing.
-            con.execute("UPDATE entry SET title_rank = r.rank FROM (SELECT id, row_number() OVER "
-                        "(ORDER BY title COLLATE fr, id) AS rank FROM entry) AS r "
-                        "WHERE entry.id = r.id")
-            con.execute("INSERT INTO vocab SELECT word, french_stem(word) FROM (SELECT DISTINCT "
-                        "word FROM posting WHERE id IN (SELECT id FROM changed)) AS w "
-                        "WHERE NOT EXISTS (SELECT 1 FROM vocab v WHERE v.word = w.word)")
+            self.last_key = max(start, _scalar(con, "SELECT coalesce(max(key), 0) FROM entry"))
+            _index_words(con, start)
+            _index_facets(con, start)
+            # French collation (ICU) costs: titles are ranked once per change, by the sort
+            # keys made as entries came in, not at every listing.
+            con.execute("UPDATE entry SET title_rank = r.rank FROM (SELECT key, row_number() "
+                        "OVER (ORDER BY title_key, id) AS rank FROM entry) AS r "
+                        "WHERE entry.key = r.key AND entry.title_rank IS DISTINCT FROM r.rank")
             con.execute("COMMIT")
         except Exception:
             with contextlib.suppress(duckdb.Error):
@@ -227,21 +269,69 @@ class CatalogueIndex:
             con.close()
 
 
-def _arrow(rows: list[dict[str, Any]]) -> pa.Table:
-    columns: dict[str, pa.Array] = {}
-    for name in _COPIED:
-        values = [_utc(r.get(name)) for r in rows]
-        if name in ("themes", "keywords", "territories", "territory_names", "formats"):
-            values = [list(v or []) for v in values]
-        columns[name] = pa.array(values, type=_ARROW_TYPES.get(name, pa.string()))
-    return pa.table(columns)
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
 
 
-def _utc(value: Any) -> Any:
-    """SQLite gives back naive datetimes: they are UTC."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+def _index_words(con: duckdb.DuckDBPyConnection, start: int) -> None:
+    """Index the words of the entries numbered above ``start``: new words (and their French
+    stems) in ``vocab``, their postings and their length (``doc_len``)."""
+    con.execute(_PIECES, {"start": start})
+    con.execute(_PIECE_WORDS, {"pattern": WORD_SEPARATORS})
+    new = [word for (word,) in con.execute(
+        "SELECT DISTINCT word FROM piece_word w WHERE NOT EXISTS "
+        "(SELECT 1 FROM vocab v WHERE v.word = w.word) ORDER BY word").fetchall()]
+    if new:
+        # Stems made in one batch: a Python function called by DuckDB once per word costs more.
+        words = pa.table({"word": pa.array(new, pa.string()),
+                          "stem": pa.array([french_stem(w) for w in new], pa.string())})
+        con.register("new_words", words)
+        con.execute("INSERT INTO vocab SELECT $first + row_number() OVER (), word, stem "
+                    "FROM new_words", {"first": _scalar(con, "SELECT coalesce(max(word_id), 0) "
+                                                             "FROM vocab")})
+        con.unregister("new_words")
+    con.execute(_NEW_POSTINGS)
+    con.execute("UPDATE entry SET doc_len = l.total FROM (SELECT key, sum(weight) AS total "
+                "FROM posting WHERE key > $start GROUP BY key) AS l WHERE entry.key = l.key",
+                {"start": start})
+    for table in ("piece", "piece_word"):
+        con.execute(f"DROP TABLE {table}")
+
+
+def _index_facets(con: duckdb.DuckDBPyConnection, start: int) -> None:
+    """Index the facet values of the entries numbered above ``start``: values are numbered
+    once (``facet_value``, whose label is the newest seen), each entry lists its own
+    (``entry_facet``)."""
+    con.execute(_NEW_FACETS, {"start": start})
+    con.execute("CREATE OR REPLACE TEMP TABLE new_value AS SELECT facet, value, "
+                "any_value(label) AS label FROM new_facet GROUP BY facet, value")
+    con.execute("UPDATE facet_value SET label = n.label FROM new_value n WHERE "
+                "facet_value.facet = n.facet AND facet_value.value = n.value "
+                "AND facet_value.label <> n.label")
+    con.execute("INSERT INTO facet_value SELECT $first + row_number() OVER (ORDER BY facet, "
+                "value), facet, value, label FROM new_value n WHERE NOT EXISTS (SELECT 1 FROM "
+                "facet_value v WHERE v.facet = n.facet AND v.value = n.value)",
+                {"first": _scalar(con, "SELECT coalesce(max(value_id), 0) FROM facet_value")})
+    con.execute("INSERT INTO entry_facet SELECT n.key, n.facet, v.value_id FROM new_facet n "
+                "JOIN facet_value v USING (facet, value) ORDER BY n.facet, n.key")
+    for table in ("new_facet", "new_value"):
+        con.execute(f"DROP TABLE {table}")
+
+
+def _read_entries(session: Session, since: int | None) -> pa.Table:
+    """The entries present (``since`` None), or those written after revision ``since``
+    (tombstones too), as an Arrow table; lists stay JSON text."""
+    entries = CatalogEntry.__table__
+    columns = [cast(entries.c[c], Text).label(c) if c in _LISTS else entries.c[c]
+               for c in ENTRY_COLUMNS]
+    query = select(*columns).where(entries.c.present if since is None
+                                   else entries.c.revision > since)
+    rows = session.execute(query).all()
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(ENTRY_COLUMNS)
+    # Naive datetimes (SQLite's) are taken as UTC, which they are.
+    return pa.table({name: pa.array(column, type=_ARROW_TYPES.get(name, pa.string()))
+                     for name, column in zip(ENTRY_COLUMNS, values, strict=True)})
 
 
 _indexes: dict[str, CatalogueIndex] = {}
@@ -367,7 +457,7 @@ def _term_sql(i: int, term: Term) -> tuple[str, dict[str, Any]]:
                 f"{len(term.word) + term.edits} AND levenshtein(word, $w{i}) <= {term.edits}"),
         PREFIX: f"starts_with(word, $w{i})",
     }[term.kind]
-    return (f"SELECT {i} AS term, word, stem = $s{i} AS exact FROM vocab "
+    return (f"SELECT {i} AS term, word_id, stem = $s{i} AS exact FROM vocab "
             f"WHERE stem = $s{i} OR ({rule})"), params
 
 
@@ -383,30 +473,37 @@ def _scored_sql(terms: Sequence[Term]) -> tuple[str, dict[str, Any]]:
     sql = f"""
     WITH matched AS ({" UNION ALL ".join(parts)}),
     hits AS (
-        SELECT p.id, m.term, coalesce(sum(p.weight) FILTER (WHERE m.exact), 0) AS tf_exact,
+        SELECT p.key, m.term, coalesce(sum(p.weight) FILTER (WHERE m.exact), 0) AS tf_exact,
                sum(p.weight) AS tf_any
-        FROM posting p JOIN matched m ON p.word = m.word GROUP BY p.id, m.term),
+        FROM posting p JOIN matched m ON p.word_id = m.word_id GROUP BY p.key, m.term),
     freq AS (
         SELECT term, count(*) FILTER (WHERE tf_exact > 0) AS df_exact, count(*) AS df_any
         FROM hits GROUP BY term),
     stats AS (SELECT count(*) AS n, greatest(avg(doc_len), 1) AS avgdl FROM entry),
     weighed AS (
-        SELECT h.id, h.term, h.tf_exact > 0 AS exact,
+        SELECT h.key, h.term, h.tf_exact > 0 AS exact,
                CASE WHEN h.tf_exact > 0 THEN h.tf_exact ELSE {LOOSE_MATCH} * h.tf_any END AS tf,
                CASE WHEN f.df_exact > 0 THEN f.df_exact ELSE f.df_any END AS df
         FROM hits h JOIN freq f USING (term))
-    SELECT w.id, sum(ln(1 + (stats.n - w.df + 0.5) / (w.df + 0.5)) * w.tf * {K1 + 1}
+    SELECT w.key, sum(ln(1 + (stats.n - w.df + 0.5) / (w.df + 0.5)) * w.tf * {K1 + 1}
                      / (w.tf + {K1} * ({1 - B} + {B} * e.doc_len / stats.avgdl))) AS score,
            count(*) FILTER (WHERE w.exact) AS exact
-    FROM weighed w JOIN entry e ON e.id = w.id CROSS JOIN stats
-    GROUP BY w.id HAVING count(*) = {len(terms)}
+    FROM weighed w JOIN entry e ON e.key = w.key CROSS JOIN stats
+    GROUP BY w.key HAVING count(*) = {len(terms)}
     """
     return sql, params
 
 
+#: The columns of a page's entries; times as UTC without a zone, which Python reads without
+#: pytz (``_item`` gives them their zone back).
+_PAGE_COLUMNS = ", ".join(f"CAST(e.{c} AS TIMESTAMP)" if c in ("modified", "published_at",
+                                                                 "created_at") else f"e.{c}"
+                          for c in ["id", *_COPIED[1:]])
+
+
 class Selection:
     """The visible datasets matching a search and facet values, held in the temporary table
-    ``selected(id, score, exact)`` of a cursor on the copy of the catalogue."""
+    ``selected(id, key, score, exact)`` of a cursor on the copy of the catalogue."""
 
     def __init__(self, cursor: duckdb.DuckDBPyConnection, searched: bool) -> None:
         self.cursor = cursor
@@ -420,18 +517,18 @@ class Selection:
     def page(self, sort: str | None, limit: int, offset: int) -> list[CatalogueItem]:
         """One page of the selection in the given order."""
         order = SORTS[sort or ("relevance" if self.searched else "title")]
-        # The order on ids alone, then the page's columns: sorting every column is slower.
+        # The order on keys alone, then the page's columns: sorting every column is slower.
         ranked = self.cursor.execute(
-            f"SELECT s.id, s.score FROM selected s JOIN entry e ON e.id = s.id "
+            f"SELECT s.key, s.score FROM selected s JOIN entry e ON e.key = s.key "
             f"ORDER BY {order} LIMIT ? OFFSET ?", [limit, offset]).fetchall()
         if not ranked:
             return []
-        columns = ", ".join(f"e.{c}" for c in ["id", *_COPIED[1:]])
-        # Through Arrow: TIMESTAMPTZ values come back without pytz.
-        found = {row["id"]: row for row in self.cursor.execute(
-            f"SELECT {columns} FROM entry e WHERE e.id IN (SELECT unnest($ids))",
-            {"ids": [i for i, _ in ranked]}).fetch_arrow_table().to_pylist()}
-        rows = [{**found[i], "score": score} for i, score in ranked if i in found]
+        found = {row[0]: row for row in self.cursor.execute(
+            f"SELECT e.key, {_PAGE_COLUMNS} FROM entry e WHERE list_contains($keys, e.key)",
+            {"keys": [k for k, _ in ranked]}).fetchall()}
+        names = ["id", *_COPIED[1:]]
+        rows = [{**dict(zip(names, found[k][1:], strict=True)), "score": score}
+                for k, score in ranked if k in found]
         return [_item(row) for row in rows]
 
     def facets(self, names: Sequence[str], limit: int,
@@ -439,18 +536,26 @@ class Selection:
         """The values of each facet among the selected datasets, most frequent first."""
         if not names:
             return {}
-        parts = []
-        for name in names:
-            value, label, many = FACETS[name]
-            count = "count(DISTINCT id)" if many else "count(*)"
-            parts.append(
-                f"(SELECT '{name}' AS facet, v, any_value(coalesce(l, v)) AS l, {count} AS n FROM "
-                f"(SELECT {value} AS v, {label or value} AS l, e.id FROM selected s JOIN entry e "
-                f"ON e.id = s.id) WHERE v IS NOT NULL AND v <> '' GROUP BY v "
-                f"ORDER BY n DESC, v LIMIT {int(limit)})")
+        unknown = [name for name in names if name not in FACETS]
+        if unknown:
+            raise InvalidInput(f"unknown facet {unknown[0]!r}: one of {', '.join(FACETS)}")
+        # One pass over the selection's facet values (numbered at refresh). The names, checked,
+        # are written in: a list bound as a parameter would not narrow the scan.
+        wanted = ", ".join(f"'{name}'" for name in names)
+        first = int(limit)
+        # The first values of each facet; of the only one asked, a plain LIMIT (cheaper).
+        top = f"ORDER BY c.n DESC, v.value LIMIT {first}" if len(set(names)) == 1 else (
+            f"QUALIFY row_number() OVER (PARTITION BY v.facet ORDER BY c.n DESC, v.value) "
+            f"<= {first} ORDER BY v.facet, c.n DESC, v.value")
+        rows = self.cursor.execute(f"""
+            SELECT v.facet, v.value, v.label, c.n
+            FROM (SELECT f.value_id, count(*) AS n FROM selected s
+                  JOIN entry_facet f ON f.key = s.key
+                  WHERE f.facet IN ({wanted}) GROUP BY f.value_id) AS c
+            JOIN facet_value v USING (value_id) {top}""").fetchall()
         out: dict[str, list[FacetValue]] = {name: [] for name in names}
         chosen = selected or {}
-        for facet, value, label, count in self.cursor.execute(" UNION ALL ".join(parts)).fetchall():
+        for facet, value, label, count in rows:
             out[facet].append(FacetValue(str(value), str(label), int(count),
                                          str(value) in chosen.get(facet, ())))
         return out
@@ -461,11 +566,14 @@ def selection(session: Session, *, visible: ColumnElement[bool] | None = None,
               text: str = "", filters: Mapping[str, Sequence[str]] | None = None,
               timeout_ms: int | None = None) -> Iterator[Selection]:
     """The visible datasets matching ``text`` (``search()`` rules and French stems) and every
-    facet value of ``filters``, on a cursor of this process's copy of the catalogue; past
-    ``timeout_ms`` the cursor is interrupted (BudgetExceeded)."""
+    facet value of ``filters``, on a cursor of this process's copy of the catalogue (in a
+    transaction of its own); past ``timeout_ms`` the cursor is interrupted (BudgetExceeded)."""
     terms = check_query(CatalogueQuery(text=text, filters=filters or {}))
     index = catalogue_index(session)
     cursor = index.con.cursor()
+    # One transaction: every question asked of the selection sees the copy as it was when the
+    # selection was made, whatever refresh another request commits meanwhile.
+    cursor.execute("BEGIN TRANSACTION")
     timer = threading.Timer(timeout_ms / 1000, cursor.interrupt) if timeout_ms else None
     try:
         if timer is not None:
@@ -479,10 +587,11 @@ def selection(session: Session, *, visible: ColumnElement[bool] | None = None,
         if terms:
             scored, named = _scored_sql(terms)
             cursor.execute(f"CREATE TEMP TABLE scored AS {scored}", named)
-            source = "entry AS dataset JOIN scored s ON s.id = dataset.id"
-            columns = "dataset.id, s.score, s.exact"
+            source = "entry AS dataset JOIN scored s ON s.key = dataset.key"
+            columns = "dataset.id, dataset.key, s.score, s.exact"
         else:
-            source, columns = "entry AS dataset", "dataset.id, 0.0 AS score, 0 AS exact"
+            source = "entry AS dataset"
+            columns = "dataset.id, dataset.key, 0.0 AS score, 0 AS exact"
         cursor.execute(f"CREATE TEMP TABLE selected AS SELECT {columns} FROM {source} "
                        f"WHERE {' AND '.join(where)}", params)
         yield Selection(cursor, bool(terms))
@@ -506,9 +615,13 @@ def _item(values: Mapping[str, Any]) -> CatalogueItem:
         territory_names=list(values["territory_names"] or []),
         formats=list(values["formats"] or []), schema_name=values["schema_name"] or "",
         records_count=int(values["records_count"] or 0), version_number=values["version_number"],
-        has_geo=bool(values["has_geo"]), modified=values["modified"],
-        published_at=values["published_at"], created_at=values["created_at"],
+        has_geo=bool(values["has_geo"]), modified=_utc(values["modified"]),
+        published_at=_utc(values["published_at"]), created_at=_utc(values["created_at"]),
         popularity=int(values["popularity"] or 0), score=float(values["score"] or 0))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None else None
 
 
 def search_catalogue(session: Session, query: CatalogueQuery, *,

@@ -13,8 +13,15 @@ from mutuelle.access.policy import ANONYMOUS, OPERATOR, Viewer, visible_datasets
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.entries import CatalogEntry
 from mutuelle.catalog.models import Dataset, Field, Version
-from mutuelle.catalog.search import CatalogueIndex, CatalogueQuery, search_catalogue
-from mutuelle.catalog.terms import french_stem, search_terms
+from mutuelle.catalog.search import (
+    WEIGHTS,
+    CatalogueIndex,
+    CatalogueQuery,
+    catalogue_index,
+    search_catalogue,
+    selection,
+)
+from mutuelle.catalog.terms import WORD_SEPARATORS, french_stem, search_terms
 from mutuelle.core.errors import InvalidInput
 from mutuelle.query.odsql import fulltext
 
@@ -196,6 +203,36 @@ def test_access_changes_new_versions_and_edits_show_at_the_next_call(catalogue) 
     assert "budget-2024" not in slugs(catalogue)
 
 
+def test_a_dataset_removed_with_others_changed_leaves_their_entries_whole(catalogue) -> None:  # type: ignore[no-untyped-def]
+    slugs(catalogue)   # entries made
+    repo.get_organisation(catalogue, "lyon").name = "Métropole de Lyon"
+    catalogue.delete(repo.get_dataset(catalogue, "hopitaux"))
+    catalogue.commit()
+    entries = catalogue.query(CatalogEntry).filter(CatalogEntry.present).all()
+    assert sorted(e.slug for e in entries) == sorted(set(TITLES) - {"hopitaux"})
+    assert {e.organisation_name for e in entries} == {"Métropole de Lyon"}
+    assert slugs(catalogue, "métropole velo") == ["velos"]
+
+
+def test_a_selection_keeps_the_catalogue_as_it_was_when_made(catalogue) -> None:  # type: ignore[no-untyped-def]
+    lyon = repo.get_organisation(catalogue, "lyon")
+    slugs(catalogue)
+    published(catalogue, "parcs", "Parcs", [], "", org=lyon, themes=["Ville"])
+    catalogue.commit()
+    slugs(catalogue)   # "parcs" has the newest entry of the copy
+    with selection(catalogue, visible=visible_datasets(OPERATOR),
+                   filters={"theme": ["Ville"]}) as chosen:
+        catalogue.delete(repo.get_dataset(catalogue, "parcs"))
+        published(catalogue, "notes", "Notes", [], "", org=lyon, themes=["Éducation"])
+        catalogue.commit()
+        catalogue_index(catalogue)   # refreshed while the selection is open
+        found = [item.slug for item in chosen.page("title", 100, 0)]
+        assert chosen.total() == 4
+        assert [v.value for v in chosen.facets(["theme"], 10)["theme"]] == ["Ville"]
+    assert found == ["budget-2024", "hopitaux", "parcs", "velos"]
+    assert "notes" in slugs(catalogue) and "parcs" not in slugs(catalogue)
+
+
 def test_another_worker_catches_up_from_the_catalogue(catalogue) -> None:  # type: ignore[no-untyped-def]
     other = CatalogueIndex()   # a worker that started before the change
     other.refresh(catalogue)
@@ -205,5 +242,88 @@ def test_another_worker_catches_up_from_the_catalogue(catalogue) -> None:  # typ
     cursor = other.con.cursor()
     assert cursor.execute("SELECT title FROM entry WHERE slug = 'velos'").fetchall() == [
         ("Stations de vélos en libre-service",)]
-    assert cursor.execute("SELECT count(*) FROM posting p JOIN entry e ON e.id = p.id "
-                          "WHERE e.slug = 'velos' AND p.word = 'libre'").fetchone() == (1,)
+    assert cursor.execute("SELECT count(*) FROM posting p JOIN entry e ON e.key = p.key "
+                          "JOIN vocab v ON v.word_id = p.word_id "
+                          "WHERE e.slug = 'velos' AND v.word = 'libre'").fetchone() == (1,)
+
+
+def _weighted_words(cursor) -> set[tuple[str, str, float]]:  # type: ignore[no-untyped-def]
+    """(slug, word, weight) as the index holds them."""
+    return set(cursor.execute("SELECT e.slug, v.word, p.weight FROM posting p JOIN entry e "
+                              "ON e.key = p.key JOIN vocab v ON v.word_id = p.word_id").fetchall())
+
+
+def _folded_then_cut(cursor) -> set[tuple[str, str, float]]:  # type: ignore[no-untyped-def]
+    """The same, each whole text folded then cut at anything but letters and digits."""
+    texts = {"title": "title", "keywords": "array_to_string(keywords, ' ')",
+             "themes": "array_to_string(themes, ' ')", "organisation_name": "organisation_name",
+             "territories": "array_to_string(territory_names, ' ') || ' ' || "
+                            "array_to_string(territories, ' ')",
+             "field_text": "field_text", "description": "description"}
+    parts = " UNION ALL ".join(
+        f"SELECT slug, unnest(regexp_split_to_array(strip_accents(lower(coalesce({sql}, ''))), "
+        f"$pattern)) AS word, {WEIGHTS[name]} AS weight FROM entry" for name, sql in texts.items())
+    return set(cursor.execute(f"SELECT slug, word, sum(weight) FROM ({parts}) WHERE word <> '' "
+                              "GROUP BY slug, word", {"pattern": WORD_SEPARATORS}).fetchall())
+
+
+def test_words_are_those_of_each_text_folded_then_cut(catalogue) -> None:  # type: ignore[no-untyped-def]
+    lyon = repo.get_organisation(catalogue, "lyon")
+    published(catalogue, "bizarre", "L'ÉCOLE—publique\u00a0d’été", ["e\u0301cole", "a_b"],
+              "Ligne 1\nligne 2\tCAFÉ, café ; « Œuvres » 2024-2025 \u0301 x\u0301y", org=lyon)
+    catalogue.commit()
+    index = CatalogueIndex()
+    index.refresh(catalogue)
+    cursor = index.con.cursor()
+    assert _weighted_words(cursor) == _folded_then_cut(cursor)
+    repo.get_dataset(catalogue, "bizarre").description = "Arbres d'alignement, école"
+    catalogue.commit()
+    index.refresh(catalogue)
+    assert _weighted_words(cursor) == _folded_then_cut(cursor)
+    assert cursor.execute("SELECT count(*), count(DISTINCT word) FROM vocab").fetchone()[0] == \
+        cursor.execute("SELECT count(DISTINCT word) FROM vocab").fetchone()[0]
+
+
+def _facets_of_entries(session, names: list[str], limit: int) -> dict[str, list[tuple[str, str, int]]]:  # type: ignore[no-untyped-def]
+    """Each facet's values among the present entries, counted in Python."""
+    counts: dict[str, dict[str, set[str]]] = {name: {} for name in names}
+    labels: dict[tuple[str, str], str] = {}
+    for e in session.query(CatalogEntry).filter(CatalogEntry.present):
+        values = {"organisation": [(e.organisation_slug, e.organisation_name)],
+                  "theme": [(v, v) for v in e.themes], "keyword": [(v, v) for v in e.keywords],
+                  "licence": [(e.licence, e.licence)], "format": [(v, v) for v in e.formats],
+                  "territory": list(zip(e.territories, e.territory_names, strict=True)),
+                  "access": [(e.access, e.access)], "schema": [(e.schema_name, e.schema_name)],
+                  "modified": [(str(e.modified.year), str(e.modified.year))] if e.modified else []}
+        for name in names:
+            for value, label in values[name]:
+                if value:
+                    counts[name].setdefault(value, set()).add(e.dataset_id)
+                    labels[name, value] = label
+    return {name: sorted(((v, labels[name, v], len(ids)) for v, ids in found.items()),
+                         key=lambda t: (-t[2], t[0]))[:limit]
+            for name, found in counts.items()}
+
+
+def test_facets_count_the_datasets_holding_each_value_through_changes(catalogue) -> None:  # type: ignore[no-untyped-def]
+    names = ["organisation", "theme", "keyword", "licence", "territory", "format", "access",
+             "schema", "modified"]
+
+    def facets(limit: int) -> dict[str, list[tuple[str, str, int]]]:
+        found = search_catalogue(catalogue, CatalogueQuery(facets=names, facet_limit=limit),
+                                 visible=visible_datasets(OPERATOR)).facets
+        return {name: [(v.value, v.label, v.count) for v in values] for name, values in found.items()}
+
+    lyon = repo.get_organisation(catalogue, "lyon")
+    grand = repo.create_organisation(catalogue, name="Grand Lyon", slug="grand-lyon")
+    published(catalogue, "mixte", "Équipements", ["santé", "santé", "nature"], "", org=grand,
+              themes=["Ville", "Éducation"])
+    catalogue.commit()
+    for limit in (1, 2, 20):
+        assert facets(limit) == _facets_of_entries(catalogue, names, limit)
+    lyon.name = "Métropole de Lyon"                 # a new label for every dataset of lyon
+    repo.get_dataset(catalogue, "velos").keywords = ["vélo", "nature"]
+    catalogue.delete(repo.get_dataset(catalogue, "hopitaux"))
+    catalogue.commit()
+    assert facets(20) == _facets_of_entries(catalogue, names, 20)
+    assert ("lyon", "Métropole de Lyon", 6) in facets(20)["organisation"]
