@@ -776,3 +776,77 @@ def audit_export() -> None:
     _settings, session = _session()
     for chunk in audit.export_csv(session):
         sys.stdout.write(chunk)
+
+
+dashboards_app = typer.Typer(help="Dashboards: pages of KPIs, charts, maps, tables and texts.")
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("list")
+def dashboards_list(limit: int = 100) -> None:
+    """Dashboards, newest first: id, title, organisation, access, blocks."""
+    from mutuelle.access.policy import OPERATOR
+    from mutuelle.dashboards import boards
+
+    _settings, session = _session()
+    total, rows = boards.list_dashboards(session, OPERATOR, limit=limit)
+    table = Table("id", "title", "organisation", "access", "blocks", "updated",
+                  title=f"{total} dashboard(s)")
+    for d in rows:
+        table.add_row(d.id, escape(d.title), d.organisation.slug, d.access,
+                      str(len(d.blocks or [])), d.updated_at.isoformat(timespec="minutes"))
+    console.print(table)
+
+
+@dashboards_app.command("show")
+def dashboards_show(dashboard_id: str,
+                    as_json: Annotated[bool, typer.Option("--json", help="the API's JSON")] = False
+                    ) -> None:
+    """A dashboard's blocks, each KPI computed now with its status against its target."""
+    import json
+
+    from mutuelle.access.policy import OPERATOR
+    from mutuelle.dashboards import boards
+    from mutuelle.dashboards.kpi import compute_kpi
+
+    settings, session = _session()
+    try:
+        dashboard = boards.get_dashboard(session, OPERATOR, dashboard_id)
+    except MutuelleError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(boards.dashboard_json(dashboard, base_url=settings.base_url or ""),
+                              ensure_ascii=False, indent=2))
+        return
+    console.print(f"[bold]{escape(dashboard.title)}[/] ({dashboard.access}, "
+                  f"{dashboard.organisation.slug})")
+    table = Table("block", "kind", "place", "what", "value")
+    for block in boards.blocks_of(dashboard):
+        what, value = block.title, ""
+        if block.kpi is not None:
+            result = compute_kpi(session, settings, OPERATOR, block.kpi)
+            what = what or block.kpi.label
+            value = (f"problem: {result.problem.message}" if result.problem else
+                     f"{result.value:,.{block.kpi.decimals}f} {block.kpi.unit} "
+                     f"({result.period or 'all'})"
+                     if result.value is not None else "no value")
+            if result.standing is not None:
+                value += f", {result.standing.status.replace('_', ' ')}"
+        table.add_row(block.id or "", block.kind, f"x{block.x} y{block.y} {block.w}×{block.h}",
+                      escape(what or str(getattr(block, block.kind) or "")[:60]), escape(value))
+    console.print(table)
+
+
+@dashboards_app.command("delete")
+def dashboards_delete(dashboard_id: str) -> None:
+    """Delete a dashboard: its page and embeds then answer 404."""
+    from mutuelle.access.policy import OPERATOR
+    from mutuelle.dashboards import boards
+
+    _settings, session = _session()
+    try:
+        boards.delete_dashboard(session, OPERATOR, dashboard_id)
+        session.commit()
+    except MutuelleError as exc:
+        _fail(exc)
+    console.print(f"dashboard {dashboard_id} deleted")

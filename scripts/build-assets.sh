@@ -11,6 +11,9 @@ cp node_modules/vega/build/vega.min.js node_modules/vega-lite/build/vega-lite.mi
    node_modules/vega-embed/build/vega-embed.min.js "$out/vega/"
 cp node_modules/htmx.org/dist/htmx.min.js "$out/htmx/"
 mkdir -p "$out/axe-core" && cp node_modules/axe-core/axe.min.js "$out/axe-core/"
+# Swagger UI for /api/docs (served by the portal, not a CDN: the documentation works offline).
+mkdir -p "$out/swagger-ui" && cp node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+   node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/LICENSE "$out/swagger-ui/"
 
 # The INSEE Code officiel géographique (COG) JSON files read by mutuelle.geo.cog, inside the
 # package (ignored by git): the default MUTUELLE_COG_DIR, found wherever the package is installed.

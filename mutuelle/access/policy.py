@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
+from mutuelle.catalog.dashboard_models import Chart, Dashboard
 from mutuelle.catalog.discussion_models import Thread
 from mutuelle.catalog.members_models import ROLES
 from mutuelle.catalog.models import Dataset, Organisation, Version
@@ -193,18 +194,34 @@ def _indicator(viewer: Viewer, action: str, indicator: Indicator) -> bool:
     return rank >= _RANK["admin"]
 
 
-def _scenario(viewer: Viewer, action: str, scenario: Scenario) -> bool:
-    org = scenario.organisation_id
+def _saved_view(viewer: Viewer, action: str, kind: str, view: Scenario | Dashboard | Chart) -> bool:
+    """Scenarios, dashboards and charts: saved by a member under an organisation."""
+    org = view.organisation_id
     rank = viewer.role_in(org)
-    own = viewer.user_id is not None and scenario.created_by == viewer.user_id
+    own = viewer.user_id is not None and view.created_by == viewer.user_id
     if action == "read":
         return own or rank >= _RANK["editor"] or _level_allows(
-            viewer, "scenario", scenario.id, scenario.access, org)
+            viewer, kind, view.id, view.access, org)
     if action == "comment":
-        return viewer.user_id is not None and _scenario(viewer, "read", scenario)
+        return viewer.user_id is not None and _saved_view(viewer, "read", kind, view)
     if action in ("edit", "delete"):
         return own or rank >= _RANK["editor"]
     return own or rank >= _RANK["admin"]
+
+
+def _scenario(viewer: Viewer, action: str, scenario: Scenario) -> bool:
+    return _saved_view(viewer, action, "scenario", scenario)
+
+
+def _dashboard(viewer: Viewer, action: str, dashboard: Dashboard) -> bool:
+    return _saved_view(viewer, action, "dashboard", dashboard)
+
+
+def _chart(viewer: Viewer, action: str, chart: Chart) -> bool:
+    # A chart shows its dataset's values: it is never looser than the dataset.
+    if action in ("read", "comment") and not _dataset(viewer, "read", chart.dataset):
+        return False
+    return _saved_view(viewer, action, "chart", chart)
 
 
 def _organisation(viewer: Viewer, action: str, org: Organisation) -> bool:
@@ -218,13 +235,13 @@ def _organisation(viewer: Viewer, action: str, org: Organisation) -> bool:
 #: Deciders by the class of the object asked about (threads need the object: see ``thread_allowed``).
 _DECIDERS: dict[type, Callable[[Viewer, str, Any], bool]] = {
     Dataset: _dataset, Version: _version, Indicator: _indicator, Scenario: _scenario,
-    Organisation: _organisation,
+    Organisation: _organisation, Dashboard: _dashboard, Chart: _chart,
 }
 
 
 def allowed(viewer: Viewer, action: str, target: Any) -> bool:
     """Whether ``viewer`` may do ``action`` to ``target`` (a dataset, version, indicator,
-    scenario or organisation)."""
+    scenario, dashboard, chart or organisation)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if action in WRITE_ACTIONS and viewer.key_scope == "read":
@@ -321,23 +338,43 @@ def visible_indicators(viewer: Viewer) -> ColumnElement[bool]:
     return and_(Indicator.dataset_id.in_(readable_sources), or_(*clauses))
 
 
-def visible_scenarios(viewer: Viewer) -> ColumnElement[bool]:
-    """The SQL filter equivalent to ``allowed(viewer, "read", scenario)``."""
+def _visible_saved(viewer: Viewer, model: type[Scenario | Dashboard | Chart],
+                   kind: str) -> ColumnElement[bool]:
+    """The SQL filter equivalent to ``_saved_view(viewer, "read", kind, ...)``."""
     if viewer.all_powerful:
         return true()
-    clauses = [Scenario.access == "public"]
+    clauses = [model.access == "public"]
     if viewer.user_id is not None:
-        clauses.append(Scenario.created_by == viewer.user_id)
+        clauses.append(model.created_by == viewer.user_id)
     if viewer.member_of:
-        clauses.append(and_(Scenario.access == "internal",
-                            Scenario.organisation_id.in_(sorted(viewer.member_of))))
-    granted = _granted_ids(viewer, "scenario")
+        clauses.append(and_(model.access == "internal",
+                            model.organisation_id.in_(sorted(viewer.member_of))))
+    granted = _granted_ids(viewer, kind)
     if granted:
-        clauses.append(and_(Scenario.access == "restricted", Scenario.id.in_(granted)))
+        clauses.append(and_(model.access == "restricted", model.id.in_(granted)))
     editors = sorted(viewer.orgs_with("editor"))
     if editors:
-        clauses.append(Scenario.organisation_id.in_(editors))
+        clauses.append(model.organisation_id.in_(editors))
     return or_(*clauses) if clauses else false()
+
+
+def visible_scenarios(viewer: Viewer) -> ColumnElement[bool]:
+    """The SQL filter equivalent to ``allowed(viewer, "read", scenario)``."""
+    return _visible_saved(viewer, Scenario, "scenario")
+
+
+def visible_dashboards(viewer: Viewer) -> ColumnElement[bool]:
+    """The SQL filter equivalent to ``allowed(viewer, "read", dashboard)``."""
+    return _visible_saved(viewer, Dashboard, "dashboard")
+
+
+def visible_charts(viewer: Viewer) -> ColumnElement[bool]:
+    """The SQL filter equivalent to ``allowed(viewer, "read", chart)`` (its dataset must be
+    readable too)."""
+    if viewer.all_powerful:
+        return true()
+    readable = select(Dataset.id).where(visible_datasets(viewer)).scalar_subquery()
+    return and_(Chart.dataset_id.in_(readable), _visible_saved(viewer, Chart, "chart"))
 
 
 # --- fetching what one may see ------------------------------------------------------------
@@ -411,6 +448,24 @@ def readable_scenario(session: Session, viewer: Viewer, key: str) -> Scenario:
         raise NotFound(f"no scenario {key!r}")
     require(viewer, "read", scenario, what=f"scenario {key!r}")
     return scenario
+
+
+def readable_dashboard(session: Session, viewer: Viewer, key: str) -> Dashboard:
+    """The dashboard ``key`` if ``viewer`` may open it; otherwise NotFound."""
+    dashboard = session.get(Dashboard, key) if len(key) <= 16 else None
+    if dashboard is None:
+        raise NotFound(f"no dashboard {key!r}")
+    require(viewer, "read", dashboard, what=f"dashboard {key!r}")
+    return dashboard
+
+
+def readable_chart(session: Session, viewer: Viewer, key: str) -> Chart:
+    """The chart ``key`` if ``viewer`` may open it (and read its dataset); otherwise NotFound."""
+    chart = session.get(Chart, key) if len(key) <= 16 else None
+    if chart is None:
+        raise NotFound(f"no chart {key!r}")
+    require(viewer, "read", chart, what=f"chart {key!r}")
+    return chart
 
 
 def cache_control(public: bool, *, immutable: bool = False, max_age: int = 300) -> str:

@@ -1,5 +1,6 @@
 """Embeds: the ``<iframe>`` snippet another site pastes to show a table, chart, map, KPI,
-scenario or dashboard, whose height then follows its content.
+scenario or dashboard, whose height then follows its content (here, in ``core``, because
+pages and API answers alike hand it out).
 
 The embed-only page (``templates/embed_base.html``) posts ``{"type": "mutuelle:height"}``
 messages with its height (``static/js/embed-frame.js``); the snippet's script sets the height

@@ -13,6 +13,7 @@ from mutuelle.catalog import repository as repo
 from mutuelle.catalog.models import Dataset
 from mutuelle.core.config import Settings
 from mutuelle.demo import generate_demo
+from mutuelle.demo.dashboards import define_demo_dashboards
 from mutuelle.demo.indicators import define_demo_indicators
 from mutuelle.demo.referential import load_demo_referential
 from mutuelle.ingest.service import import_file
@@ -61,4 +62,5 @@ def load_demo(session: Session, settings: Settings, *, seed: int = 2026) -> list
         load_demo_referential(session, settings, demo)
         session.commit()
     define_demo_indicators(session)
+    define_demo_dashboards(session, settings)
     return loaded

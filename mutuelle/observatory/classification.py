@@ -5,8 +5,9 @@ Breaks are the ``classes + 1`` bounds of the classes; class ``i`` holds the valu
 ``breaks[i] <= v < breaks[i + 1]``, the last class also holds its upper bound.
 
 A map must always open: when the classes asked for cannot be made (fewer distinct values than
-classes, manual breaks out of order, outside the values or not as many as the classes), the
-classes that can be made are, each change told by a :class:`Note`.
+classes, manual breaks out of order, outside the values, not as many as the classes or more
+than ``MAX_CLASSES`` make), the classes that can be made are, each change told by a
+:class:`Note`.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ DEFAULT_PALETTE = "viridis"
 
 
 #: Codes of the notes, in the order they are told.
-NOTE_CODES = ("no_values", "few_values", "breaks_order", "breaks_count", "breaks_outside")
+NOTE_CODES = ("no_values", "few_values", "breaks_order", "breaks_count", "breaks_outside",
+              "breaks_many")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class Note:
             out["given"] = self.given
         if self.code == "breaks_outside":
             out |= {"dropped": list(self.dropped), "low": self.low, "high": self.high}
+        if self.code == "breaks_many":
+            out |= {"dropped": list(self.dropped)}
         return out
 
 
@@ -242,23 +246,24 @@ def _manual_numbers(breaks: Sequence[float] | None) -> list[float]:
 
 def _manual(wished: list[float], k: int, data: Sequence[float], notes: list[Note]) -> list[float]:
     """The bounds of manual classes over ``data`` (sorted, not empty). ``k - 1`` breaks are
-    the inner limits (the data give the outer bounds), ``k + 1`` are all the bounds; any other
-    number are taken as inner limits (at most ``MAX_CLASSES - 1``, the lowest), and so are
-    breaks out of order (sorted, repeats removed). Inner limits that would leave a class
-    empty at an end (at or below the smallest value, above the largest) are left out."""
+    the inner limits (the data give the outer bounds), ``k + 1`` are all the bounds (widened
+    to the data when the values go beyond them); any other number are taken as inner limits,
+    and so are breaks out of order (sorted, repeats removed). Inner limits that would leave a
+    class empty at an end (at or below the smallest value, above the largest) are left out,
+    then those beyond ``MAX_CLASSES - 1`` (the lowest are kept)."""
     ordered = sorted(set(wished))
     if ordered != wished:
         notes.append(Note("breaks_order", "Manual breaks were sorted in increasing order "
                           "and repeated ones removed.", k, 0))
     if len(ordered) == k + 1:
-        low, inner, high = ordered[0], ordered[1:-1], ordered[-1]
+        # all the bounds: the ends are the user's unless values lie beyond them
+        low, inner, high = min(ordered[0], data[0]), ordered[1:-1], max(ordered[-1], data[-1])
     else:
         inner = ordered
         if len(inner) != k - 1:
             notes.append(Note("breaks_count", f"{len(wished)} breaks do not make {k} classes: "
                               "they are taken as the limits between classes.", k, 0,
                               given=len(wished)))
-            inner = inner[:MAX_CLASSES - 1]
         low, high = data[0], data[-1]
     kept = [b for b in inner if data[0] < b <= data[-1]]
     if len(kept) < len(inner):
@@ -267,6 +272,13 @@ def _manual(wished: list[float], k: int, data: Sequence[float], notes: list[Note
             "breaks_outside", f"Breaks outside the values ({data[0]:g} to {data[-1]:g}) would "
             f"leave classes empty and were left out: {', '.join(f'{b:g}' for b in dropped)}.",
             k, 0, dropped=dropped, low=data[0], high=data[-1]))
+    if len(kept) > MAX_CLASSES - 1:
+        extra = tuple(kept[MAX_CLASSES - 1:])
+        kept = kept[:MAX_CLASSES - 1]
+        notes.append(Note(
+            "breaks_many", f"A map has at most {MAX_CLASSES} classes: the {MAX_CLASSES - 1} "
+            f"lowest breaks are kept, {len(extra)} left out.", k, 0,
+            given=len(kept) + len(extra), dropped=extra))
     made = len(kept) + 1
     notes[:] = [replace(n, made=made) for n in notes]
     return [low, *kept, high]

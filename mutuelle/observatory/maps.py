@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import duckdb
 from sqlalchemy.orm import Session
 
 from mutuelle.access.policy import Viewer
 from mutuelle.access.policy import visible_indicators as indicator_filter
 from mutuelle.catalog.observatory_models import Indicator
+from mutuelle.catalog.repository import fold
 from mutuelle.core.cache import Cache
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput
-from mutuelle.geo import tiles
+from mutuelle.geo import referential, tiles
 from mutuelle.observatory import classification, compute
 from mutuelle.observatory import indicators as catalogue
 from mutuelle.observatory.scenarios import FILTER_KEYS, check_classes, check_level, check_method
+from mutuelle.store.duck import cursor
+from mutuelle.store.sql import ident, read_parquet
 
 # --- access and parameters ------------------------------------------------------------------
 
@@ -38,24 +43,47 @@ def visible_indicators(session: Session, viewer: Viewer, theme: str | None = Non
     return catalogue.list_indicators(session, theme=theme, visible=indicator_filter(viewer))
 
 
-def parse_breaks(text: str | None) -> list[float] | None:
-    """Manual breaks written ``10,20,30`` or ``10;20;30`` (decimal point or comma as in
-    ``12,5;20``), in the order written (the classification sorts them, with a note); None
-    when empty."""
+#: A number written with spaces between its groups of thousands (``1 000``, ``12 500,5``).
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?$")
+
+
+def read_breaks(text: str | None) -> tuple[list[float], list[str]]:
+    """Manual breaks as typed, ``10;20;30`` or ``10,20,30`` (with semicolons, a comma may be
+    the decimal mark: ``12,5;20``; groups of thousands may be spaced: ``1 000``), in the order
+    written, and apart the parts that are no finite number; empty parts are skipped."""
     if text is None or not text.strip():
-        return None
+        return [], []
     separator = ";" if ";" in text else ","
-    out = []
-    for part in text.split(separator):
-        part = part.strip().replace(",", ".") if separator == ";" else part.strip()
+    numbers: list[float] = []
+    unreadable: list[str] = []
+    for raw in text.split(separator):
+        part = raw.strip()
+        if not part:
+            continue
+        if _GROUPED.match(part):
+            part = re.sub(r"[ \u00a0\u202f]", "", part)
+        if separator == ";":
+            part = part.replace(",", ".")
         try:
             number = float(part)
         except ValueError:
-            raise InvalidInput(f"breaks must be numbers separated by commas, not {part!r}") from None
-        if not math.isfinite(number):
-            raise InvalidInput(f"breaks must be finite numbers, not {part!r}")
-        out.append(number)
-    return out
+            unreadable.append(raw.strip())
+            continue
+        if math.isfinite(number):
+            numbers.append(number)
+        else:
+            unreadable.append(raw.strip())
+    return numbers, unreadable
+
+
+def parse_breaks(text: str | None) -> list[float] | None:
+    """Manual breaks (see :func:`read_breaks`), refused (``InvalidInput``) when a part is no
+    finite number; None when there are none."""
+    numbers, unreadable = read_breaks(text)
+    if unreadable:
+        raise InvalidInput(f"breaks must be finite numbers separated by commas or semicolons, "
+                           f"not {unreadable[0]!r}")
+    return numbers or None
 
 
 def parse_within(text: str | None) -> tuple[str, str] | None:
@@ -67,6 +95,28 @@ def parse_within(text: str | None) -> tuple[str, str] | None:
         raise InvalidInput(f"within must be level:code with level one of {', '.join(FILTER_KEYS)}, "
                            f"not {text!r}")
     return level, code
+
+
+def within_bounds(settings: Settings, vintage: int, level: str, within: tuple[str, str]
+                  ) -> list[float] | None:
+    """[west, south, east, north] of the territories of ``level`` inside ``within`` (level,
+    code), from the referential's contours; None when it has none of them."""
+    path = referential.geometry_path(settings, vintage, level)
+    up, code = within
+    if up not in FILTER_KEYS or not path.exists():
+        return None
+    con = cursor(settings)
+    try:
+        row = con.execute(
+            f"SELECT min(xmin), min(ymin), max(xmax), max(ymax) FROM {read_parquet(path)} "
+            f"WHERE code = ? OR {ident(up)} = ?", [code, code]).fetchone()
+    except duckdb.Error:  # a contour file without the parent's column: no bounds to zoom to
+        return None
+    finally:
+        con.close()
+    if row is None or any(v is None or not math.isfinite(v) for v in row):
+        return None
+    return [float(v) for v in row]
 
 
 def codes_within(computed: compute.Computed, level: str, within: tuple[str, str] | None
@@ -131,7 +181,14 @@ def matching_json(computed: compute.Computed, *, limit: int = 1000) -> dict[str,
 def brief(indicator: Indicator) -> dict[str, Any]:
     """What a map needs to name an indicator and its unit."""
     return {"id": indicator.id, "label": indicator.label, "unit": indicator.unit,
-            "theme": indicator.theme, "scale": indicator.scale, "source_note": indicator.source_note}
+            "theme": indicator.theme, "scale": indicator.scale, "source_note": indicator.source_note,
+            "count": is_count(indicator)}
+
+
+def is_count(indicator: Indicator) -> bool:
+    """Whether the indicator counts people or things (a sum): shown as whole numbers, and
+    compared between territories of different sizes as shares, never on one axis."""
+    return indicator.aggregation == "sum"
 
 
 # --- what a map shows -----------------------------------------------------------------------
@@ -156,18 +213,61 @@ def _rank_of(descending: Sequence[float]) -> Callable[[float], int]:
     return lambda value: bisect.bisect_left(ascending, -value) + 1
 
 
+#: Orders of a table of values (``sort=``): by name, code, value or parent (its name, then the
+#: territory's); ``-`` before one reverses it. Territories without a published value come last
+#: in both directions of ``value``.
+TABLE_SORTS = ("name", "code", "value", "parent")
+
+
+def check_sort(sort: str) -> tuple[str, bool]:
+    """The column and direction (descending?) of a ``sort=`` parameter, else ``InvalidInput``."""
+    key = sort.removeprefix("-")
+    if key not in TABLE_SORTS:
+        orders = [*TABLE_SORTS, *(f"-{k}" for k in TABLE_SORTS)]
+        raise InvalidInput(f"sort must be one of {', '.join(orders)}, not {sort!r}")
+    return key, sort.startswith("-")
+
+
+def _ordered(values: list[compute.Value], computed: compute.Computed, level: str,
+             sort: str) -> list[compute.Value]:
+    """``values`` in the order of a table of values (see ``TABLE_SORTS``)."""
+    key, descending = check_sort(sort)
+
+    def by_name(v: compute.Value) -> tuple[str, str, str]:
+        return fold(v.name), v.name, v.code
+
+    if key == "value":
+        known = [v for v in values if v.status == compute.OK and finite(v.value) is not None]
+        # ties keep the order of names whichever the direction
+        known.sort(key=by_name)
+        known.sort(key=lambda v: v.value, reverse=descending)  # type: ignore[arg-type, return-value]
+        shown = {v.code for v in known}
+        return known + sorted((v for v in values if v.code not in shown), key=by_name)
+    if key == "code":
+        return sorted(values, key=lambda v: v.code, reverse=descending)
+    if key == "parent":
+        def by_parent(v: compute.Value) -> tuple[str, tuple[str, str, str]]:
+            parent = computed.parent(level, v.code)
+            return ("" if parent is None else fold(parent[1].name)), by_name(v)
+        return sorted(values, key=by_parent, reverse=descending)
+    return sorted(values, key=by_name, reverse=descending)
+
+
 def choropleth(session: Session, settings: Settings, indicator: Indicator, *, level: str,
                vintage: int | None = None, method: str = "quantile", classes: int = 5,
                breaks: Sequence[float] | None = None, palette: str = classification.DEFAULT_PALETTE,
                within: tuple[str, str] | None = None, rows: int | None = None,
-               offset: int = 0) -> dict[str, Any]:
+               offset: int = 0, sort: str | None = None) -> dict[str, Any]:
     """Classes, legend counts and each territory's value, class, rank and parent's value.
 
-    ``rows``: only ``rows`` territories by name from ``offset`` in ``results`` (a page of a
-    table; building each row costs more than the classes on tens of thousands of IRIS); all
-    of them, in the referential's order, when None. ``total_count`` is their number in all."""
+    ``rows``: only ``rows`` territories from ``offset`` in ``results`` (a page of a table, in
+    the order ``sort`` gives, by name by default; building each row costs more than the classes
+    on tens of thousands of IRIS); all of them when None, in the referential's order unless
+    ``sort`` is given. ``total_count`` is their number in all."""
     check_method(method)
     check_classes(classes)
+    if sort is not None:
+        check_sort(sort)
     computed = computed_at(session, settings, indicator, level, vintage)
     inside = codes_within(computed, level, within)
     values = [v for v in computed.values(level) if inside is None or v.code in inside]
@@ -175,8 +275,11 @@ def choropleth(session: Session, settings: Settings, indicator: Indicator, *, le
     found = classification.classify(list(ok.values()), method, classes,
                                     breaks=breaks if method == "manual" else None, palette=palette)
     rank = _rank_of(sorted(ok.values(), reverse=True))  # type: ignore[arg-type]
-    shown = values if rows is None else \
-        sorted(values, key=lambda v: (v.name, v.code))[offset:offset + rows]
+    if rows is None and sort is None:
+        shown = values
+    else:
+        ordered = _ordered(values, computed, level, sort or "name")
+        shown = ordered[offset:] if rows is None else ordered[offset:offset + rows]
     items = []
     for v in shown:
         item = with_kind(value_json(v), computed, level)
@@ -194,7 +297,7 @@ def choropleth(session: Session, settings: Settings, indicator: Indicator, *, le
             "notes": [n.as_json() for n in found.notes],
             "palette": palette, "breaks": found.breaks, "colors": found.colors,
             "counts": found.counts, "statuses": statuses, "ranked": len(ok),
-            "within": None if within is None else f"{within[0]}:{within[1]}",
+            "within": None if within is None else f"{within[0]}:{within[1]}", "sort": sort or "name",
             "inside": None if inside is None else sorted(v.code for v in values),
             "total_count": len(values), "results": items}
 

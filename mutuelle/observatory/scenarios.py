@@ -24,6 +24,7 @@ from mutuelle.access.policy import (
 )
 from mutuelle.catalog.models import Organisation
 from mutuelle.catalog.observatory_models import LEVELS, Indicator, Scenario
+from mutuelle.core.embeds import embed_snippet
 from mutuelle.core.errors import Forbidden, InvalidInput, InvalidText, NotFound, Unauthenticated
 from mutuelle.core.ids import is_slug
 from mutuelle.core.text import check_text
@@ -326,14 +327,3 @@ def scenario_json(scenario: Scenario, *, base_url: str = "") -> dict[str, Any]:
         "permalink": link, "embed_url": f"{link}/embed",
         "embed_html": embed_snippet(f"{link}/embed", scenario.title),
     }
-
-
-def _attribute(text: str) -> str:
-    # Only what could end or break a double-quoted attribute: apostrophes stay readable.
-    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-
-
-def embed_snippet(embed_url: str, title: str) -> str:
-    """The ``<iframe>`` a web site pastes to show a scenario."""
-    return (f'<iframe src="{_attribute(embed_url)}" title="{_attribute(title)}" width="800" '
-            f'height="600" style="border:0" loading="lazy"></iframe>')

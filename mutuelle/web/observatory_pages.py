@@ -9,6 +9,8 @@ values are rendered here; ``map.js`` then draws the map and replaces the panel
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from typing import Any
@@ -34,18 +36,21 @@ from mutuelle.observatory.maps import (
     choropleth,
     level_values,
     visible_indicators,
+    within_bounds,
 )
 from mutuelle.observatory.territories import territory_detail
 from mutuelle.requests import SessionDep, SettingsDep, ViewerDep
 from mutuelle.web import i18n, observatory_indicators
 from mutuelle.web.observatory_layers import point_layers, proportional_symbols, short_number
 from mutuelle.web.observatory_state import (
+    breaks_notes,
     details_url,
     form_from_query,
     state_from_form,
     table_page,
+    table_sort,
 )
-from mutuelle.web.pages import render, templates
+from mutuelle.web.pages import gettext_for, render, templates
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +105,11 @@ def _default_level(session: Session, settings: Settings) -> tuple[list[str], str
 # --- points layers and proportional symbols ------------------------------------------------
 
 def map_view(session: Session, settings: Settings, viewer: Viewer, state: dict[str, Any], *,
-             rows: int | None, offset: int = 0) -> dict[str, Any]:
+             rows: int | None, offset: int = 0, sort: str | None = None) -> dict[str, Any]:
     """Choropleth (and crossing) of a state, for the panel and for ``map.js``; the
-    choropleth's ``results`` are ``rows`` territories by name from ``offset`` (a page of the
-    table of values), or all of them when ``rows`` is None."""
+    choropleth's ``results`` are ``rows`` territories in the order ``sort`` gives (by name by
+    default) from ``offset`` (a page of the table of values), or all of them when ``rows`` is
+    None (in the referential's order unless ``sort`` is given)."""
     indicator = readable_indicator(session, viewer, state["indicator"])
     filters = state["filters"]
     within = next(iter(filters.items())) if filters else None
@@ -111,7 +117,7 @@ def map_view(session: Session, settings: Settings, viewer: Viewer, state: dict[s
         session, settings, indicator, level=state["level"], vintage=state["vintage"],
         method=state["method"], classes=state["classes"], breaks=state["breaks"] or None,
         palette=state["palette"] or classification.DEFAULT_PALETTE, within=within,
-        rows=rows, offset=offset)
+        rows=rows, offset=offset, sort=sort)
     out: dict[str, Any] = {"mode": "choropleth", "choropleth": view, "crossing": None}
     if state["indicator2"]:
         second = readable_indicator(session, viewer, state["indicator2"])
@@ -166,19 +172,36 @@ def _bounds(settings: Settings, vintage: int | None, level: str) -> list[float] 
         return None
 
 
-def _pager(view: dict[str, Any] | None, page: int, size: int, link: str, form: dict[str, str]
+def _state_fields(form: dict[str, str]) -> dict[str, str]:
+    """The fields of the form that make a view's values (not where the map looks)."""
+    return {k: v for k, v in form.items()
+            if v and k not in ("center", "zoom", "selected", "points", "proportional")}
+
+
+def _table(view: dict[str, Any] | None, link: str, form: dict[str, str], sort: str
            ) -> dict[str, Any] | None:
-    """Where the table of values is, and the links to its other pages (``link``: the page's
-    own address, its state in ``form`` when it has none of its own)."""
+    """How the table of values is sorted and downloaded: the address its sort buttons go to
+    (``link``, with ``fields`` when the state is not in the address itself) and its CSV."""
     if view is None or view["crossing"] is not None:
+        return None
+    own = _state_fields(form)
+    csv = f"/observatoire/valeurs.csv?{urlencode({**own, 'sort': sort})}"
+    return {"link": link, "sort": sort, "csv": csv, "csv_comma": f"{csv}&decimal=comma",
+            "fields": {k: v for k, v in form.items() if v} if link == "/observatoire" else {}}
+
+
+def _pager(view: dict[str, Any] | None, page: int, size: int, table: dict[str, Any] | None
+           ) -> dict[str, Any] | None:
+    """Where the table of values is, and the links to its other pages (in its order)."""
+    if view is None or table is None:
         return None
     total = view["choropleth"]["total_count"]
     pages = max(1, -(-total // size))
     page = min(page, pages)
-    fields = {k: v for k, v in form.items() if v} if link == "/observatoire" else {}
+    order = {"sort": table["sort"]} if table["sort"] != "name" else {}
 
     def href(n: int) -> str:
-        return f"{link}?{urlencode({**fields, 'page': n})}"
+        return f"{table['link']}?{urlencode({**table['fields'], **order, 'page': n})}"
 
     first = (page - 1) * size + 1 if total else 0
     return {"page": page, "pages": pages, "total": total, "first": first,
@@ -188,7 +211,8 @@ def _pager(view: dict[str, Any] | None, page: int, size: int, link: str, form: d
 
 
 def map_context(session: Session, settings: Settings, viewer: Viewer, form: dict[str, str],
-                *, scenario: Any = None, page: int = 1) -> tuple[dict[str, Any], int]:
+                *, scenario: Any = None, page: int = 1, sort: str = "name"
+                ) -> tuple[dict[str, Any], int]:
     """Everything the map page and its panel need; the status is 400 for a refused state."""
     levels, default_level, default_vintage = _default_level(session, settings)
     indicators = visible_indicators(session, viewer)
@@ -197,11 +221,14 @@ def map_context(session: Session, settings: Settings, viewer: Viewer, form: dict
         try:
             state = state_from_form(session, viewer, form, default_level)
             size = settings.table_rows
-            view = map_view(session, settings, viewer, state, rows=size, offset=(page - 1) * size)
+            view = map_view(session, settings, viewer, state, rows=size,
+                            offset=(page - 1) * size, sort=sort)
             if not view["choropleth"]["results"] and page > 1:  # beyond the last page: the last
                 page = max(1, -(-view["choropleth"]["total_count"] // size))
                 view = map_view(session, settings, viewer, state, rows=size,
-                                offset=(page - 1) * size)
+                                offset=(page - 1) * size, sort=sort)
+            c = view["choropleth"]
+            c["notes"] = breaks_notes(form) + c["notes"]
         except MutuelleError as exc:
             error, status = exc.message, exc.status_code if exc.status_code < 500 else 400
     drawable = view is None or referential.geometry_path(
@@ -239,14 +266,19 @@ def map_context(session: Session, settings: Settings, viewer: Viewer, form: dict
                 within=next(iter(state["filters"].items())) if state["filters"] else None))
         except (MutuelleError, duckdb.Error):  # the map stays usable without the circles
             log.exception("proportional symbols failed")
+    within = next(iter(state["filters"].items())) if state and state["filters"] else None
+    bounds = _bounds(settings, vintage, level)
+    if within is not None and vintage is not None:
+        bounds = within_bounds(settings, vintage, level, within) or bounds
     config = {
         "tiles": "/tiles/{level}/{z}/{x}/{y}.mvt", "basemap_url": settings.basemap_url or None,
         "panel_url": "/observatoire/panneau", "page_url": "/observatoire",
-        "level": level, "vintage": vintage, "bounds": _bounds(settings, vintage, level),
+        "level": level, "vintage": vintage, "bounds": bounds,
         "parent_level": "commune" if level in ("iris", "qpv") and "commune" in levels else None,
         "state": state, "scenario": scenario.id if scenario is not None else None,
         "point_layers": layers, "points": chosen,
     }
+    table = _table(view, "/observatoire" if scenario is None else f"/s/{scenario.id}", form, sort)
     return {
         "form": form, "state": state, "view": view, "error": error, "levels": levels,
         "indicators": indicators, "themes": themes, "communes": communes,
@@ -254,13 +286,12 @@ def map_context(session: Session, settings: Settings, viewer: Viewer, form: dict
         "class_range": range(classification.MIN_CLASSES, classification.MAX_CLASSES + 1),
         "config": _json_script(config),
         "data": _json_script({**((compact(view) or {}) if drawable else {}), "state": state,
-                              "symbols": symbols,
+                              "symbols": symbols, "bounds": bounds,
                               "details_url": details_url(state) if view and drawable else None}),
         "point_layers": layers, "points_chosen": set(chosen), "counts": counts, "symbols": symbols,
         "sum_indicators": {i.id for i in indicators if i.aggregation == "sum"},
-        "table_rows": settings.table_rows, "scenario": scenario,
-        "pager": _pager(view, page, settings.table_rows,
-                        "/observatoire" if scenario is None else f"/s/{scenario.id}", form),
+        "table_rows": settings.table_rows, "scenario": scenario, "table": table,
+        "pager": _pager(view, page, settings.table_rows, table),
         "state_json": json.dumps(state, ensure_ascii=False) if state else "",
     }, status
 
@@ -273,7 +304,8 @@ def map_page(request: Request, session: SessionDep, settings: SettingsDep,
              viewer: ViewerDep) -> Response:
     context, status = map_context(session, settings, viewer,
                                   form_from_query(request.query_params),
-                                  page=table_page(request.query_params))
+                                  page=table_page(request.query_params),
+                                  sort=table_sort(request.query_params))
     return render(request, "observatory/map.html", context, status=status)
 
 
@@ -283,7 +315,8 @@ def map_panel(request: Request, session: SessionDep, settings: SettingsDep,
     """The legend, tables and data of one state: what ``map.js`` swaps in as the form changes."""
     context, status = map_context(session, settings, viewer,
                                   form_from_query(request.query_params),
-                                  page=table_page(request.query_params))
+                                  page=table_page(request.query_params),
+                                  sort=table_sort(request.query_params))
     return render(request, "observatory/_panel.html", context, status=status)
 
 
@@ -298,6 +331,64 @@ def map_details(request: Request, session: SessionDep, settings: SettingsDep,
     view = map_view(session, settings, viewer, {**state, "indicator2": None}, rows=None)
     body = json.dumps(details(view), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return Response(body, media_type="application/json")
+
+
+#: Decimal marks of the CSV of a table of values (``decimal=``): a point for programs, a comma
+#: for a spreadsheet in French.
+CSV_DECIMALS = ("point", "comma")
+
+
+def _csv_number(value: float | int | None, comma: bool) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.10g}"
+    return text.replace(".", ",") if comma else text
+
+
+def values_csv(view: dict[str, Any], _: Any, *, comma: bool) -> str:
+    """The table of values of a choropleth as CSV text, a spreadsheet's way (``;`` between
+    fields, ``_`` the page's gettext for the header and the statuses); a value that is not
+    published is an empty cell with its status, never 0."""
+    c = view["choropleth"]
+    statuses = {"ok": _("publiée"), "secret": _("secret"), "no_data": _("pas de donnée"),
+                "partial": _("non diffusée (couverture insuffisante)"),
+                "excluded": _("exclu (IRIS hors habitat)")}
+    unit = f" ({c['indicator']['unit']})" if c["indicator"]["unit"] else ""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow([_("Code"), _("Territoire"), f"{c['indicator']['label']}{unit}", _("Statut"),
+                     _("Classe"), _("Rang"), _("Territoire parent"), _("Valeur du parent")])
+    for item in c["results"]:
+        parent = item["parent"]
+        writer.writerow([
+            item["code"], item["name"], _csv_number(item["value"], comma),
+            statuses.get(item["status"], item["status"]),
+            "" if item["class"] is None else item["class"] + 1, item["rank"] or "",
+            parent["name"] if parent else "",
+            _csv_number(parent["value"], comma) if parent else ""])
+    return out.getvalue()
+
+
+@router.get("/observatoire/valeurs.csv")
+def map_values_csv(request: Request, session: SessionDep, settings: SettingsDep,
+                   viewer: ViewerDep) -> Response:
+    """The table of values of a state as shown (every territory, in the table's order) for a
+    spreadsheet: UTF-8 with a BOM, ``;`` between fields, ``decimal=comma`` for French Excel."""
+    params = request.query_params
+    decimal = (params.get("decimal") or "point").strip()
+    if decimal not in CSV_DECIMALS:
+        raise InvalidInput(f"decimal must be one of {', '.join(CSV_DECIMALS)}, not {decimal!r}")
+    form = form_from_query(params)
+    _levels, default_level, _vintage = _default_level(session, settings)
+    state = state_from_form(session, viewer, form, default_level)
+    view = map_view(session, settings, viewer, {**state, "indicator2": None}, rows=None,
+                    sort=table_sort(params))
+    body = "\ufeff" + values_csv(view, gettext_for(request), comma=decimal == "comma")
+    name = f"{state['indicator']}-{view['choropleth']['level']}-{view['choropleth']['vintage']}.csv"
+    return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        # the values a viewer may read: never kept by a shared cache
+        "Cache-Control": "private, no-store"})
 
 
 # --- territories ----------------------------------------------------------------------------
@@ -328,8 +419,21 @@ def portrait_page(level: str, code: str, request: Request, session: SessionDep,
     territory = referential.get_territory(session, level, code)
     data = territory_detail(session, settings, viewer, territory)
     return render(request, "observatory/portrait.html", {
-        "territory": territory, "detail": data, "data": _json_script(data["portrait"]),
-        "compute_ok": compute.OK})
+        "territory": territory, "detail": data, "crumbs": breadcrumb(data),
+        "data": _json_script(data["portrait"]), "compute_ok": compute.OK})
+
+
+def breadcrumb(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """The territories holding a portrait's one, largest first, each name once: a metropolis
+    that is both an EPCI and the whole territory is one step, not two, and none repeats the
+    territory's own name."""
+    seen = {detail["name"]}
+    out = []
+    for parent in reversed(detail["parents"]):
+        if parent["name"] not in seen:
+            seen.add(parent["name"])
+            out.append(parent)
+    return out
 
 
 def install(app: FastAPI) -> None:

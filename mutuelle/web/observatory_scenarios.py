@@ -11,13 +11,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from mutuelle.access.policy import Viewer, allowed
+from mutuelle.catalog.models import Organisation
 from mutuelle.core.errors import InvalidInput, NotFound
 from mutuelle.discussions import threads
+from mutuelle.members.looks import look_of
 from mutuelle.observatory import scenarios as scenario_service
 from mutuelle.observatory.maps import visible_indicators
 from mutuelle.requests import SessionDep, SettingsDep, ViewerDep, base_url
+from mutuelle.core.embeds import embed_snippet
 from mutuelle.web.observatory_pages import map_context
-from mutuelle.web.observatory_state import form_from_state, table_page
+from mutuelle.web.observatory_state import form_from_state, table_page, table_sort
 from mutuelle.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -75,10 +78,11 @@ def scenario_page(scenario_id: str, request: Request, session: SessionDep, setti
     if isinstance(scenario, Response):
         return scenario
     context, status = map_context(session, settings, viewer, form_from_state(scenario.state),
-                                  scenario=scenario, page=table_page(request.query_params))
+                                  scenario=scenario, page=table_page(request.query_params),
+                                  sort=table_sort(request.query_params))
     link = f"{base_url(request, settings)}/s/{scenario.id}"
-    context.update({"permalink": link, "embed_html": scenario_service.embed_snippet(
-        f"{link}/embed", scenario.title), "saved": request.query_params.get("saved") == "1",
+    context.update({"permalink": link, "embed_html": embed_snippet(f"{link}/embed", scenario.title),
+        "saved": request.query_params.get("saved") == "1",
         "source": (session.get(type(scenario), scenario.duplicated_from)
                    if scenario.duplicated_from else None),
         "can_delete_scenario": allowed(viewer, "delete", scenario),
@@ -94,7 +98,10 @@ def scenario_embed(scenario_id: str, request: Request, session: SessionDep, sett
         return scenario
     context, status = map_context(session, settings, viewer,
                                   form_from_state(scenario.state), scenario=scenario)
-    context["permalink"] = f"{base_url(request, settings)}/s/{scenario.id}"
+    owner = session.get(Organisation, scenario.organisation_id) \
+        if scenario.organisation_id else None
+    context.update({"permalink": f"{base_url(request, settings)}/s/{scenario.id}",
+                    "portal": look_of(owner) if owner is not None else None})
     response = render(request, "observatory/embed.html", context, status=status)
     # Made to be framed by other sites.
     response.headers["Content-Security-Policy"] = "frame-ancestors *"

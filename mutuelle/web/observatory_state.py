@@ -14,8 +14,8 @@ from mutuelle.core.errors import InvalidInput, NotFound
 from mutuelle.observatory import classification
 from mutuelle.observatory import scenarios as scenario_service
 from mutuelle.observatory.maps import (
-    parse_breaks,
     parse_within,
+    read_breaks,
     visible_indicators,
 )
 
@@ -91,12 +91,16 @@ def state_from_form(session: Session, viewer: Viewer, form: dict[str, str],
     within = parse_within(form["within"])
     zoom = _floats("zoom", form["zoom"], 1)
     method = form["method"] or "quantile"
+    breaks = read_breaks(form["breaks"])[0] if method == "manual" else []
+    if method == "manual" and not breaks:
+        # Nothing to draw manual classes with (yet): quantiles meanwhile, told by breaks_notes.
+        method = "quantile"
     raw = {
         "indicator": form["indicator"], "indicator2": form["indicator2"] or None,
         "level": form["level"], "vintage": _int("vintage", form["vintage"]), "method": method,
         "classes": _int("classes", form["classes"]) or 5,
         # Breaks typed for another method are kept in the form but not used.
-        "breaks": (parse_breaks(form["breaks"]) or []) if method == "manual" else [],
+        "breaks": breaks,
         "palette": form["palette"] or classification.DEFAULT_PALETTE,
         "filters": {within[0]: within[1]} if within else {},
         "center": _floats("center", form["center"], 2), "zoom": zoom[0] if zoom else None,
@@ -107,6 +111,21 @@ def state_from_form(session: Session, viewer: Viewer, form: dict[str, str],
     return scenario_service.validate_state(session, raw)
 
 
+def breaks_notes(form: Mapping[str, str]) -> list[dict[str, Any]]:
+    """What the legend says of manual breaks typed in the form that could not all be used:
+    parts that are no number (left out), or no break at all (quantiles meanwhile). The map is
+    drawn either way (the classification's own notes tell the rest)."""
+    if form.get("method") != "manual":
+        return []
+    numbers, unreadable = read_breaks(form.get("breaks") or "")
+    notes: list[dict[str, Any]] = []
+    if unreadable:
+        notes.append({"code": "breaks_unreadable", "parts": unreadable})
+    if not numbers:
+        notes.append({"code": "breaks_missing"})
+    return notes
+
+
 def table_page(params: Mapping[str, str]) -> int:
     """The page of the table of values asked for (``page=``, from 1)."""
     text = (params.get("page") or "").strip()
@@ -114,6 +133,13 @@ def table_page(params: Mapping[str, str]) -> int:
     if page is None or page < 1:
         raise InvalidInput(f"page must be a whole number from 1, not {text!r}")
     return page
+
+
+def table_sort(params: Mapping[str, str]) -> str:
+    """The order of the table of values asked for (``sort=``: ``name`` by default, ``-value``
+    for the highest values first...; ``maps.check_sort`` refuses others when the table is
+    made, so that the page keeps its form and says why)."""
+    return (params.get("sort") or "").strip() or "name"
 
 
 def details_url(state: dict[str, Any] | None) -> str | None:

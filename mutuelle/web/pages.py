@@ -1,5 +1,6 @@
-"""Server-rendered pages: home, catalogue, dataset and version pages, the import forms and the
-error pages. Pages call the same service functions as the API, never the API over HTTP."""
+"""Server-rendered pages: home, catalogue, the new-dataset and import forms, the error pages,
+and what every page module shares (rendering, languages, redirects); the dataset page is in
+``dataset_pages``. Pages call the same service functions as the API, never the API over HTTP."""
 
 from __future__ import annotations
 
@@ -9,34 +10,28 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from mutuelle.access.accounts import get_group, get_user, grants_on, list_groups
 from mutuelle.access.policy import (
     Viewer,
     allowed,
-    dataset_for,
     editable_dataset,
     may_administer_site,
     may_create_datasets,
-    readable_dataset,
-    readable_version,
     visible_datasets,
 )
 from mutuelle.catalog import repository as repo
-from mutuelle.catalog.members_models import PartnerGroup, User
-from mutuelle.catalog.models import ACCESS_LEVELS, FREQUENCIES, Dataset, Organisation, Version
+from mutuelle.catalog.models import ACCESS_LEVELS, FREQUENCIES, Dataset, Organisation
 from mutuelle.catalog.search import CatalogueQuery, CatalogueResult, search_catalogue
 from mutuelle.catalog.terms import MAX_SEARCH_CHARS
 from mutuelle.catalog.terms import MAX_WORDS as MAX_SEARCH_WORDS
 from mutuelle.catalog.terms import words as search_words
-from mutuelle.core.config import Settings
 from mutuelle.core.errors import (
     Forbidden,
     InvalidInput,
@@ -47,11 +42,9 @@ from mutuelle.core.errors import (
     StorageFull,
     Unauthenticated,
 )
-from mutuelle.discussions import threads
-from mutuelle.ingest.service import import_file, publish_version
+from mutuelle.ingest.service import import_file
 from mutuelle.ingest.uploads import discard, import_options, save_upload
 from mutuelle.members import workflow
-from mutuelle.members.looks import look_of
 from mutuelle.requests import (
     SessionDep,
     SettingsDep,
@@ -63,8 +56,6 @@ from mutuelle.requests import (
     safe_next,
 )
 from mutuelle.store.resources import resource_error
-from mutuelle.store.tables import preview
-from mutuelle.store.versions import resolve
 from mutuelle.web import i18n
 
 log = logging.getLogger(__name__)
@@ -74,8 +65,6 @@ WEB_DIR = Path(__file__).parent
 CATALOGUE_PAGE_SIZE = 20
 #: Datasets listed as "latest published" on the home page.
 HOME_LATEST = 5
-#: Characters of a geometry's GeoJSON shown in a table cell.
-GEOMETRY_CHARS = 60
 SYNTHETIC_MARKERS = ("synthétique", "synthetique", "synthetic")
 
 router = APIRouter(include_in_schema=False)
@@ -86,11 +75,6 @@ i18n.install(templates)
 # markdown-it refuses javascript:/data: links by default.
 _markdown = MarkdownIt("commonmark", {"html": False})
 templates.filters["markdown"] = lambda text: Markup(_markdown.render(text or ""))
-# A datetime read from a file is shown as written, without time-zone conversion.
-templates.filters["cell_datetime"] = pass_context(lambda ctx, value: (
-    f"{i18n.format_date(value.date(), ctx['lang'])} {value.strftime('%H:%M:%S')}"))
-templates.filters["geometry"] = (
-    lambda text: text if len(text) <= GEOMETRY_CHARS else text[:GEOMETRY_CHARS - 1] + "…")
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -383,7 +367,7 @@ def import_submit(
             raise FormProblem(_(request, "Choisissez un fichier à importer."))
         options = import_options(
             encoding=encoding.strip(), delimiter=delimiter, sheet=sheet.strip(),
-            header_row=_header_row(request, header_row), types=types,
+            header_row=_header_row(request, header_row), types=i18n.type_codes(types),
             allow_ragged=bool(allow_ragged), source_crs=source_crs.strip(),
             fix_text=bool(fix_text))
         # Only those who may publish change what readers of a published dataset see.
@@ -414,135 +398,11 @@ def import_submit(
     return see_other(f"/datasets/{dataset.slug}?imported={version.number}")
 
 
-# --- dataset and version pages --------------------------------------------------------------
-
-def _visible_versions(dataset: Dataset, viewer: Viewer) -> list[Version]:
-    return [v for v in reversed(dataset.versions) if allowed(viewer, "read", v)]
-
-
-def _dataset_page(request: Request, session: Session, settings: Settings, viewer: Viewer,
-                  dataset: Dataset, version: Version | None, *, error: str = "",
-                  status: int = 200) -> HTMLResponse:
-    rows: list[dict[str, Any]] = []
-    if version is not None:
-        rows = preview(settings, resolve(settings, version.parquet_path), version.schema,
-                       settings.preview_rows)
-    latest = repo.latest_version(dataset)
-    imported = request.query_params.get("imported", "")
-    return render(request, "dataset.html", {
-        "dataset": dataset, "version": version, "latest": latest, "rows": rows,
-        "versions": _visible_versions(dataset, viewer), "synthetic": is_synthetic(dataset),
-        "can_edit": allowed(viewer, "edit", dataset), "can_submit": allowed(viewer, "submit", dataset),
-        "can_publish": allowed(viewer, "publish", dataset), "can_manage": allowed(viewer, "manage", dataset),
-        "groups": list_groups(session) if allowed(viewer, "manage", dataset) else [],
-        "grants": _grants(session, dataset) if allowed(viewer, "manage", dataset) else {},
-        "discussion": threads.section(session, viewer, "dataset", dataset.id),
-        "portal": look_of(dataset.organisation), "error": error,
-        "imported": int(imported) if imported.isdigit() else None,
-        "published": request.query_params.get("published") == "1"}, status=status)
-
-
-@router.get("/datasets/{slug}", response_class=HTMLResponse)
-def dataset_page(slug: str, request: Request, session: SessionDep, settings: SettingsDep,
-                 viewer: ViewerDep) -> Response:
-    dataset = readable_dataset(session, viewer, slug)
-    # The newest published version; an editor sees the newest draft while none is published.
-    version = repo.latest_version(dataset)
-    if version is None and allowed(viewer, "edit", dataset):
-        version = repo.latest_version(dataset, published_only=False)
-    return _dataset_page(request, session, settings, viewer, dataset, version)
-
-
-def _readable_version(session: Session, viewer: Viewer, slug: str, number: str
-                      ) -> tuple[Dataset, Version]:
-    dataset = readable_dataset(session, viewer, slug)
-    version = readable_version(viewer, repo.get_version(dataset, number),
-                               what=f"version {number} of dataset {slug!r}")
-    return dataset, version
-
-
-@router.get("/datasets/{slug}/versions/{number}", response_class=HTMLResponse)
-def version_page(slug: str, number: str, request: Request, session: SessionDep,
-                 settings: SettingsDep, viewer: ViewerDep) -> Response:
-    dataset, version = _readable_version(session, viewer, slug, number)
-    return _dataset_page(request, session, settings, viewer, dataset, version)
-
-
-@router.post("/datasets/{slug}/publish", response_class=HTMLResponse)
-def publish_dataset(slug: str, request: Request, session: SessionDep, settings: SettingsDep,
-                    viewer: ViewerDep) -> Response:
-    dataset = dataset_for(session, viewer, "read", slug)
-    try:
-        workflow.publish(session, viewer, dataset, address=client_address(request))
-        session.commit()
-    except InvalidInput:
-        session.rollback()
-        message = _(request, "Le jeu de données ne peut être publié qu’avec au moins une "
-                             "version publiée.")
-        version = repo.latest_version(dataset, published_only=False)
-        return _dataset_page(request, session, settings, viewer, dataset, version, error=message,
-                             status=400)
-    return see_other(safe_next(request.query_params.get("next")) or f"/datasets/{dataset.slug}?published=1")
-
-
-@router.post("/datasets/{slug}/submit", response_class=HTMLResponse)
-def submit_dataset(slug: str, request: Request, session: SessionDep, settings: SettingsDep,
-                   viewer: ViewerDep) -> Response:
-    dataset = dataset_for(session, viewer, "read", slug)
-    try:
-        workflow.submit_dataset(session, viewer, dataset, address=client_address(request))
-        session.commit()
-    except InvalidInput:
-        session.rollback()
-        message = _(request, "Importez d’abord un fichier : un jeu de données sans version ne "
-                             "peut pas être soumis à la relecture.")
-        return _dataset_page(request, session, settings, viewer, dataset, None, error=message,
-                             status=400)
-    return see_other(f"/datasets/{dataset.slug}?submitted=1")
-
-
-@router.post("/datasets/{slug}/unpublish", response_class=HTMLResponse)
-def unpublish_dataset(slug: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
-    dataset = dataset_for(session, viewer, "read", slug)
-    workflow.send_back(session, viewer, dataset, address=client_address(request))
-    session.commit()
-    return see_other(safe_next(request.query_params.get("next")) or f"/datasets/{dataset.slug}")
-
-
-@router.post("/datasets/{slug}/access", response_class=HTMLResponse)
-async def change_access(slug: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
-    form = await request.form()
-    dataset = dataset_for(session, viewer, "read", slug)
-    groups = [get_group(session, str(g)) for g in form.getlist("groups")]
-    users = [get_user(session, e.strip()) for e in str(form.get("users") or "").split(",") if e.strip()]
-    workflow.set_access(session, viewer, dataset, str(form.get("access") or ""), groups=groups,
-                        users=users, address=client_address(request))
-    session.commit()
-    return see_other(f"/datasets/{dataset.slug}#acces")
-
-
-def _grants(session: Session, dataset: Dataset) -> dict[str, list[str]]:
-    """Whom a restricted dataset is granted to: group slugs and account emails."""
-    out: dict[str, list[str]] = {"groups": [], "users": []}
-    for kind, grantee in grants_on(session, "dataset", dataset.id):
-        if kind == "group" and (group := session.get(PartnerGroup, grantee)) is not None:
-            out["groups"].append(group.slug)
-        elif kind == "user" and (user := session.get(User, grantee)) is not None:
-            out["users"].append(user.email)
-    return out
-
-
-@router.post("/datasets/{slug}/versions/{number}/publish", response_class=HTMLResponse)
-def publish_draft_version(slug: str, number: str, request: Request, session: SessionDep,
-                          viewer: ViewerDep) -> Response:
-    dataset = dataset_for(session, viewer, "publish", slug)
-    version = repo.get_version(dataset, number)
-    if version.status != "published":
-        publish_version(session, version)
-        workflow.version_published(session, viewer, dataset, version, action="version.publish",
-                                   address=client_address(request))
-        session.commit()
-    return see_other(f"/datasets/{dataset.slug}/versions/{version.number}")
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The portal's icon where browsers and feed readers look for it without a ``<link>``."""
+    return FileResponse(WEB_DIR / "static" / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 def install(app: FastAPI) -> None:

@@ -292,7 +292,8 @@ def test_a_form_from_another_site_is_refused_even_with_a_valid_token(app: Any, h
         victim.sign_in("erin@example.org")
         token = victim.token("/compte")
         response = victim.client.post("/compte/cles", data={"name": "x", "csrf_token": token}, headers=headers)
-        assert response.status_code == 403 and "cross-site" in response.text
+        # the page speaks French: the refusal says the form must come from this portal
+        assert response.status_code == 403 and "envoyé depuis ce portail" in response.text
         for method, url in [("POST", "/deconnexion"), ("DELETE", "/api/follows?kind=dataset&object_id=x")]:
             assert victim.client.request(method, url, headers={**headers, "X-CSRF-Token": token}).status_code == 403
         assert victim.client.get("/api/me").json()["signed_in"], "the refused sign-out did nothing"

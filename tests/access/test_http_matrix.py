@@ -26,6 +26,7 @@ from mutuelle.access import accounts, keys
 from mutuelle.access.policy import OPERATOR
 from mutuelle.app import create_app
 from mutuelle.catalog import repository as repo
+from mutuelle.catalog.dashboard_models import Chart, Dashboard
 from mutuelle.catalog.db import sessions
 from mutuelle.catalog.observatory_models import Scenario
 from mutuelle.access.viewers import viewer_of_user
@@ -65,6 +66,8 @@ class Portal:
     user_ids: dict[str, str]
     scenarios: dict[str, str] = field(default_factory=dict)
     threads: dict[str, str] = field(default_factory=dict)
+    #: dashboards and charts of city A, by level (saved by a member of A outside the matrix)
+    saved: dict[tuple[str, str], str] = field(default_factory=dict)
     made: Iterator[int] = field(default_factory=itertools.count)
 
     def call(self, actor: str, method: str, url: str, **kwargs: Any) -> Any:
@@ -76,6 +79,8 @@ class Portal:
         """A new object of ``kind`` at ``level``, for a call that changes its object."""
         if kind == "scenario":
             return self.scenario(level, f"fresh-scenario-{level}-{next(self.made)}")
+        if kind in ("dashboard", "chart"):
+            return self.saved_view(kind, level, f"fresh-{kind}-{level}-{next(self.made)}")
         return self.dataset(level, f"fresh-{level}-{next(self.made)}")
 
     def scenario(self, level: str, title: str) -> str:
@@ -91,6 +96,24 @@ class Portal:
                 accounts.grant(session, "scenario", scenario.id, group=accounts.get_group(session, "cpam-analystes"))
             session.commit()
             self.scenarios[title] = scenario.id
+            return title
+
+    def saved_view(self, kind: str, level: str, title: str) -> str:
+        """A dashboard (with one text block, ``texte``) or a chart (of the public dataset) of
+        city A at ``level``, saved by a member of A outside the matrix."""
+        with sessions(self.settings)() as session:
+            common = {"title": f"MARK-{title}", "access": level, "created_by": self.user_ids["author"],
+                      "organisation_id": repo.get_organisation(session, CITY_A).id}
+            view: Dashboard | Chart = Dashboard(**common, blocks=[
+                {"id": "texte", "kind": "text", "x": 0, "y": 0, "w": 6, "h": 2, "text": f"MARK-{title}"}]) \
+                if kind == "dashboard" else Chart(**common, dataset_id=repo.get_dataset(session, "jeu-public").id,
+                                                   params={"type": "bar", "x": "texte"})
+            session.add(view)
+            session.flush()
+            if level == "restricted":
+                accounts.grant(session, kind, view.id, group=accounts.get_group(session, "cpam-analystes"))
+            session.commit()
+            self.saved[(kind, title)] = view.id
             return title
 
     def dataset(self, level: str, slug: str) -> str:
@@ -158,6 +181,8 @@ def portal(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             portal.dataset(level, slug=f"jeu-{level}")
         for level in ("public", "internal", "restricted"):
             portal.scenarios[level] = portal.scenarios[portal.scenario(level, f"scenario-{level}")]
+            for kind in ("dashboard", "chart"):
+                portal.saved[(kind, level)] = portal.saved[(kind, portal.saved_view(kind, level, f"{kind}-{level}"))]
         with sessions(settings)() as session:
             for level in LEVELS:
                 thread = threads.start_thread(session, viewer_of_user(session, accounts.get_user(
@@ -254,6 +279,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("GET", "/observatoire/carte"): [Case("GET", lambda p, o: f"/observatoire/carte?indicator=ind-{o}&level=commune", "read_param")],
     ("GET", "/observatoire/panneau"): [Case("GET", lambda p, o: f"/observatoire/panneau?indicator=ind-{o}&level=commune", "read_param")],
     ("GET", "/observatoire/details"): [Case("GET", lambda p, o: f"/observatoire/details?indicator=ind-{o}&level=commune", "read_param")],
+    ("GET", "/observatoire/valeurs.csv"): [Case("GET", lambda p, o: f"/observatoire/valeurs.csv?indicator=ind-{o}&level=commune", "read_param")],
     # -- discussions on datasets
     ("GET", "/api/threads"): [Case("GET", lambda p, o: f"/api/threads?kind=dataset&object_id={o}", "read")],
     ("POST", "/api/threads"): [Case("POST", lambda p, o: "/api/threads", "comment", lambda p, o: {"json": {
@@ -273,6 +299,10 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("POST", "/datasets/{slug}/unpublish"): [Case("POST", lambda p, o: f"/datasets/{o}/unpublish", "publish", fresh=True, ok=303)],
     ("POST", "/datasets/{slug}/access"): [Case("POST", lambda p, o: f"/datasets/{o}/access", "publish", _form({"access": "internal"}), fresh=True, ok=303)],
     ("POST", "/datasets/{slug}/versions/{number}/publish"): [Case("POST", lambda p, o: f"/datasets/{o}/versions/1/publish", "publish", ok=303)],
+    ("GET", "/datasets/{slug}/embed"): [Case("GET", lambda p, o, v=v: f"/datasets/{o}/embed?view={v}", "read_page") for v in ("table", "map")],
+    ("POST", "/datasets/{slug}/metadata"): [Case("POST", lambda p, o: f"/datasets/{o}/metadata", "edit", _form({"keywords": "matrice"}), ok=303)],
+    ("POST", "/datasets/{slug}/signalement"): [Case("POST", lambda p, o: f"/datasets/{o}/signalement", "comment", _form({
+        "kind": "error", "subject": "Valeur", "message": "Bonjour"}), ok=303)],
     # -- scenarios (city A's, by another member of A)
     ("GET", "/api/scenarios/{scenario_id}"): [Case("GET", lambda p, o: f"/api/scenarios/{p.scenarios[o]}", "read", kind="scenario")],
     ("PUT", "/api/scenarios/{scenario_id}"): [Case("PUT", lambda p, o: f"/api/scenarios/{p.scenarios[o]}", "edit", _json({"comment": "vu"}), kind="scenario")],
@@ -282,6 +312,27 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("GET", "/s/{scenario_id}/embed"): [Case("GET", lambda p, o: f"/s/{p.scenarios[o]}/embed", "read_scenario_page", kind="scenario")],
     ("POST", "/s/{scenario_id}/duplicate"): [Case("POST", lambda p, o: f"/s/{p.scenarios[o]}/duplicate", "copy", kind="scenario", ok=303)],
     ("POST", "/s/{scenario_id}/delete"): [Case("POST", lambda p, o: f"/s/{p.scenarios[o]}/delete", "edit", kind="scenario", fresh=True, ok=303)],
+    # -- dashboards and charts (city A's, by another member of A; charts of the public dataset)
+    ("GET", "/api/dashboards/{dashboard_id}"): [Case("GET", lambda p, o: f"/api/dashboards/{p.saved['dashboard', o]}", "read", kind="dashboard")],
+    ("PUT", "/api/dashboards/{dashboard_id}"): [Case("PUT", lambda p, o: f"/api/dashboards/{p.saved['dashboard', o]}", "edit",
+                                                     _json({"description": "vu"}), kind="dashboard")],
+    ("DELETE", "/api/dashboards/{dashboard_id}"): [Case("DELETE", lambda p, o: f"/api/dashboards/{p.saved['dashboard', o]}", "edit",
+                                                        kind="dashboard", fresh=True, ok=204)],
+    ("GET", "/dashboards/{dashboard_id}"): [Case("GET", lambda p, o: f"/dashboards/{p.saved['dashboard', o]}", "read_page", kind="dashboard")],
+    ("GET", "/dashboards/{dashboard_id}/embed"): [Case("GET", lambda p, o: f"/dashboards/{p.saved['dashboard', o]}/embed", "read_page", kind="dashboard")],
+    ("GET", "/dashboards/{dashboard_id}/blocs/{block_id}/embed"): [Case("GET", lambda p, o: f"/dashboards/{p.saved['dashboard', o]}/blocs/texte/embed",
+                                                                        "read_page", kind="dashboard")],
+    ("GET", "/dashboards/{dashboard_id}/modifier"): [Case("GET", lambda p, o: f"/dashboards/{p.saved['dashboard', o]}/modifier", "edit_page", kind="dashboard")],
+    ("POST", "/dashboards/{dashboard_id}/supprimer"): [Case("POST", lambda p, o: f"/dashboards/{p.saved['dashboard', o]}/supprimer", "edit",
+                                                            kind="dashboard", fresh=True, ok=303)],
+    ("GET", "/api/charts/{chart_id}"): [Case("GET", lambda p, o: f"/api/charts/{p.saved['chart', o]}", "read", kind="chart")],
+    ("PUT", "/api/charts/{chart_id}"): [Case("PUT", lambda p, o: f"/api/charts/{p.saved['chart', o]}", "edit", _json({"description": "vu"}), kind="chart")],
+    ("DELETE", "/api/charts/{chart_id}"): [Case("DELETE", lambda p, o: f"/api/charts/{p.saved['chart', o]}", "edit", kind="chart", fresh=True, ok=204)],
+    ("GET", "/charts/{chart_id}"): [Case("GET", lambda p, o: f"/charts/{p.saved['chart', o]}", "read_page", kind="chart")],
+    ("GET", "/charts/{chart_id}/embed"): [Case("GET", lambda p, o: f"/charts/{p.saved['chart', o]}/embed", "read_page", kind="chart")],
+    ("GET", "/charts/{chart_id}/modifier"): [Case("GET", lambda p, o: f"/charts/{p.saved['chart', o]}/modifier", "edit_page", kind="chart")],
+    ("POST", "/charts/{chart_id}/supprimer"): [Case("POST", lambda p, o: f"/charts/{p.saved['chart', o]}/supprimer", "edit",
+                                                    kind="chart", fresh=True, ok=303)],
     # -- threads: a public thread on city A's dataset of each level
     ("GET", "/api/threads/{thread_id}"): [Case("GET", lambda p, o: f"/api/threads/{p.threads[o]}", "read", kind="thread")],
     ("POST", "/api/threads/{thread_id}/comments"): [Case("POST", lambda p, o: f"/api/threads/{p.threads[o]}/comments", "comment",
@@ -296,6 +347,7 @@ OPEN: dict[tuple[str, str], list[str]] = {
     ("GET", "/api/openapi.json"): ["/api/openapi.json"],
     ("GET", "/api/docs"): ["/api/docs"],
     ("GET", "/docs/oauth2-redirect"): ["/docs/oauth2-redirect"],
+    ("GET", "/favicon.ico"): ["/favicon.ico"],
     ("GET", "/api/organisations"): ["/api/organisations"],
     ("GET", "/api/datasets"): ["/api/datasets?limit=100", "/api/datasets?q=MARK-jeu"],
     ("GET", "/api/explore/v2.1/catalog/datasets"): [f"{EXPLORE}?limit=100", f"{EXPLORE}?where=search('MARK')"],
@@ -315,6 +367,9 @@ OPEN: dict[tuple[str, str], list[str]] = {
     ("GET", "/observatoire/indicateurs"): ["/observatoire/indicateurs"],
     ("GET", "/territoires/{level}/{code}"): ["/territoires/commune/96102"],
     ("GET", "/scenarios"): ["/scenarios?q=MARK"],
+    ("GET", "/api/dashboards"): ["/api/dashboards?limit=100", "/api/dashboards?q=MARK"],
+    ("GET", "/api/charts"): ["/api/charts?limit=100", "/api/charts?dataset=jeu-public&q=MARK"],
+    ("GET", "/dashboards"): ["/dashboards?q=MARK"],
     ("GET", "/o/{slug}"): ["/o/mornebois", "/o/metropole-val-sauvage"],
     ("POST", "/deconnexion"): [],
 }
@@ -359,6 +414,16 @@ PER_ACTOR: dict[tuple[str, str], tuple[str, Callable[[Portal, str], dict[str, An
     ("GET", "/api/audit.csv"): ("/api/audit.csv", None, _SITE),
     ("POST", "/api/scenarios"): ("/api/scenarios", _json({"title": "Vue", "state": {"indicator": "taux-pauvrete", "level": "commune"}}),
                                 _by(anonymous=401, others=201)),
+    ("POST", "/api/dashboards"): ("/api/dashboards", lambda p, a: {"json": {"title": f"Tableau {a}", "organisation": CITY_A}},
+                                  _by(anonymous=401, others=403, viewer_a=201, editor_a=201, site_admin=201)),
+    ("POST", "/api/charts"): ("/api/charts", lambda p, a: {"json": {"title": f"Graphique {a}", "dataset": "jeu-public",
+                                                                     "organisation": CITY_A, "params": {"type": "bar", "x": "texte"}}},
+                              _by(anonymous=401, others=403, viewer_a=201, editor_a=201, site_admin=201)),
+    ("GET", "/dashboards/nouveau"): ("/dashboards/nouveau", None, _by(anonymous=303, others=200)),
+    ("POST", "/dashboards/nouveau"): ("/dashboards/nouveau", lambda p, a: {"data": {"title": f"Page {a}", "organisation": CITY_A}},
+                                      _by(anonymous=401, others=403, viewer_a=303, editor_a=303, site_admin=303)),
+    ("POST", "/dashboards/blocs/apercu"): ("/dashboards/blocs/apercu", _json({"block": {"kind": "text", "text": "Bonjour"}}),
+                                           _by(anonymous=401, others=200)),
     ("POST", "/scenarios"): ("/scenarios", _form({"title": "Vue", "state": '{"indicator": "taux-pauvrete", "level": "commune"}'}),
                              _by(anonymous=401, others=303)),
     ("GET", "/datasets/new"): ("/datasets/new", None,
@@ -413,7 +478,7 @@ def _routes(routes: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
 
 
 def _levels(kind: str) -> tuple[str, ...]:
-    return ("public", "internal", "restricted") if kind == "scenario" else LEVELS
+    return ("public", "internal", "restricted") if kind in ("scenario", "dashboard", "chart") else LEVELS
 
 
 def expected(case: Case, actor: str, level: str) -> int:
@@ -439,7 +504,8 @@ def _unreadable_marks(actor: str) -> list[bytes]:
     for level in LEVELS:
         if actor not in READERS[level]:
             marks += [f"MARK-jeu-{level}".encode(), f"VAL-jeu-{level}".encode(),
-                      f"MARK-scenario-{level}".encode()]
+                      f"MARK-scenario-{level}".encode(), f"MARK-dashboard-{level}".encode(),
+                      f"MARK-chart-{level}".encode()]
     return marks
 
 

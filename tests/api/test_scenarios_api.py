@@ -33,6 +33,7 @@ def test_a_saved_scenario_has_a_short_permalink_and_an_embed_snippet(demo_api: T
     assert saved["permalink"] == f"http://testserver/s/{saved['id']}"
     assert saved["embed_url"] == saved["permalink"] + "/embed"
     assert saved["embed_html"].startswith(f'<iframe src="{saved["embed_url"]}"')
+    assert 'mutuelle:height' in saved["embed_html"]  # its height follows its content
     assert saved["access"] == "public" and saved["created_by"]  # the saving member's id
     again = demo_api.get(f"/api/scenarios/{saved['id']}").json()
     assert again["state"] == saved["state"]

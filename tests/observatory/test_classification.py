@@ -214,3 +214,21 @@ def test_bivariate_classes_are_terciles_of_each_axis() -> None:
     assert sum(found.counts) == 9 and found.colors == list(BIVARIATE)
     with pytest.raises(InvalidInput, match="as many x values as y values"):
         bivariate_classes([1, 2], [1])
+
+
+def test_manual_breaks_beyond_nine_classes_keep_the_lowest_with_a_note() -> None:
+    found = classify(range(100), "manual", 5, breaks=[-10, *range(5, 100, 5)])
+    assert found.breaks[1:-1] == [5, 10, 15, 20, 25, 30, 35, 40] and len(found.counts) == 9
+    codes = [n.code for n in found.notes]
+    assert codes == ["breaks_count", "breaks_outside", "breaks_many"]
+    many = found.notes[-1]
+    # breaks outside the values are left out first: they take no class
+    assert many.dropped == tuple(range(45, 100, 5)) and many.given == 19 and many.made == 9
+    assert many.as_json()["dropped"] == list(range(45, 100, 5))
+    assert all(n.made == 9 for n in found.notes)
+
+
+def test_all_the_bounds_given_widen_to_values_beyond_them() -> None:
+    # 4 bounds for 3 classes, the values going beyond both ends: no value outside a class
+    found = classify(VALUES, "manual", 3, breaks=[5, 10, 20, 30])
+    assert found.breaks == [1, 10, 20, 40] and sum(found.counts) == len(VALUES)

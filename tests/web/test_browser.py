@@ -100,6 +100,7 @@ def test_an_editor_creates_a_dataset_and_uploads_its_file(
     page.wait_for_url("**/datasets/budget-de-la-ville?imported=1")
     assert "version 1" in page.get_by_role("status").first.inner_text()
     assert page.get_by_role("table", name="Les 20 premières lignes sur 40").count() == 1
+    page.get_by_role("tab", name="Informations").click()   # the versions are in this tab
     versions = page.get_by_role("table", name="Historique des fichiers importés, du plus récent au plus ancien")
     assert "budget_cp1252.csv" in versions.inner_text()
     screenshot(page, "web-imported")

@@ -4,7 +4,9 @@ territory search and portrait; every message of these pages translated."""
 
 from __future__ import annotations
 
+import csv
 import html as html_lib
+import io
 import json
 import re
 from pathlib import Path
@@ -15,6 +17,7 @@ from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
 from mutuelle.app import create_app
+from mutuelle.catalog.repository import fold
 from mutuelle.core.config import Settings
 
 from http_testing import LOOPBACK, admin_key  # type: ignore[import-not-found]
@@ -200,9 +203,9 @@ def test_the_table_of_values_is_read_page_by_page(demo_home: Path) -> None:
             if number < 3:
                 assert f"page={number + 1}" in links["next"] and f"indicator={RATE}" in links["next"]
                 url = links["next"]
-        # every territory once, by name
+        # every territory once, by name (accents and case aside, as a reader sorts them)
         assert sorted(seen) == sorted(everything)
-        assert [names[c] for c in seen] == sorted(names[c] for c in seen)
+        assert [names[c] for c in seen] == sorted((names[c] for c in seen), key=fold)
         # the panel gives the same page; beyond the last page, the last one
         panel = client.get("/observatoire/panneau", params={**params, "page": 2})
         assert table_codes(panel.text) == seen[100:200]
@@ -301,18 +304,18 @@ def test_manual_breaks_that_do_not_fit_are_a_note_not_an_error_page(demo_api: Te
     assert list(legend_notes(demo_api.get(f"/s/{sid}/embed").text)) == list(notes)
 
 
-@pytest.mark.parametrize(("params", "word"), [
-    ({"classes": "12"}, "classes"), ({"level": "planet"}, "level"),
-    ({"method": "kmeans"}, "method"), ({"method": "manual"}, "breaks"),
-    ({"method": "manual", "breaks": "a;b"}, "breaks"), ({"indicator": "nope"}, "indicator"),
-    ({"within": "planet:1"}, "within"), ({"zoom": "near"}, "zoom"),
+@pytest.mark.parametrize(("params", "words"), [
+    ({"classes": "12"}, ("classes",)), ({"level": "planet"}, ("level", "niveau")),
+    ({"method": "kmeans"}, ("method", "méthode")), ({"indicator": "nope"}, ("indicator", "indicateur")),
+    ({"within": "planet:1"}, ("within",)), ({"zoom": "near"}, ("zoom",)),
+    ({"sort": "colour"}, ("sort", "tri")),
 ])
 def test_a_refused_map_state_keeps_the_form_and_says_why(
-        demo_api: TestClient, params: dict[str, str], word: str) -> None:
+        demo_api: TestClient, params: dict[str, str], words: tuple[str, ...]) -> None:
     page = demo_api.get("/observatoire", params=params)
     assert page.status_code == 400
     alert = page.text.split('role="alert"')[1].split("</div>")[0]
-    assert word in alert
+    assert any(word in alert for word in words), alert
     assert '<form id="map-form"' in page.text
     panel = demo_api.get("/observatoire/panneau", params=params)
     assert panel.status_code == 400 and 'role="alert"' in panel.text
@@ -648,3 +651,262 @@ def test_a_scenario_keeps_its_points_layers_and_proportional_symbols(demo_api: T
     assert state["points"] == ["etablissements-scolaires"] and state["proportional"] is True
     assert 'value="etablissements-scolaires" checked' in page.text
     assert re.search(r'id="proportional" name="proportional" value="1"[^>]*checked', page.text)
+
+
+# --- manual breaks, the table's order and its CSV, counts, limits ---------------------------
+
+def legend_classes(html: str) -> int:
+    legend = html.split('data-part="legend"', 1)[1].split("</section>", 1)[0]
+    return len(re.findall(r'<li style="--swatch:', legend))
+
+
+def test_manual_breaks_adapt_the_class_count_and_never_break_the_map(demo_api: TestClient) -> None:
+    base = {"indicator": RATE, "method": "manual", "classes": 7}
+    # 7 classes asked, 4 breaks given: 5 classes, and a note says why
+    page = demo_api.get("/observatoire", params={**base, "breaks": "5;10;15;20"})
+    assert page.status_code == 200, page.text
+    view = embedded(page.text, "map-data")["choropleth"]  # type: ignore[index]
+    assert (view["classes_asked"], view["classes"], view["breaks"][1:-1]) == (7, 5, [5, 10, 15, 20])
+    assert legend_classes(page.text) == 5 and 'role="alert"' not in page.text
+    assert legend_notes(page.text)["breaks_count"] == (
+        "4 seuils choisis ne font pas 7 classes : ils servent de limites entre les classes.")
+    # no break yet (the method just chosen): quantiles meanwhile, the form still on manual
+    for params in ({}, {"breaks": " ; "}):
+        empty = demo_api.get("/observatoire", params={**base, **params})
+        assert empty.status_code == 200 and 'role="alert"' not in empty.text
+        assert list(legend_notes(empty.text)) == ["breaks_missing"]
+        assert embedded(empty.text, "map-data")["state"]["method"] == "quantile"  # type: ignore[index]
+        assert 'value="manual" selected' in empty.text
+    # what is not a number is left out, and said; French writing is read
+    typo = demo_api.get("/observatoire", params={**base, "breaks": "5;dix;1 000,5;abc"})
+    assert typo.status_code == 200
+    assert embedded(typo.text, "map-data")["state"]["breaks"] == [5, 1000.5]  # type: ignore[index]
+    notes = legend_notes(typo.text)
+    assert notes["breaks_unreadable"] == "« dix », « abc » ne sont pas des nombres : ignorés."
+    only_words = demo_api.get("/observatoire/panneau", params={**base, "breaks": "a;b"})
+    assert only_words.status_code == 200
+    assert list(legend_notes(only_words.text)) == ["breaks_unreadable", "breaks_missing"]
+    # more breaks than 9 classes can hold: the 8 lowest, the others told
+    ok = [r["value"] for r in published(demo_api, RATE, "iris").values() if r["status"] == "ok"]
+    low, high = min(ok), max(ok)
+    inside = [round(low + (high - low) * i / 15, 3) for i in range(1, 15)]
+    many = demo_api.get("/observatoire", params={**base, "breaks": ";".join(map(str, inside))})
+    assert many.status_code == 200 and legend_classes(many.text) == 9
+    assert embedded(many.text, "map-data")["choropleth"]["breaks"][1:-1] == inside[:8]  # type: ignore[index]
+    assert legend_notes(many.text)["breaks_many"].startswith(
+        "Une carte a au plus 9 classes : les 8 premiers seuils servent, 6 autres sont ignorés (")
+    # in English too
+    english = demo_api.get("/observatoire", params={**base, "breaks": "5;x", "lang": "en"})
+    assert "breaks_unreadable" in legend_notes(english.text)
+    assert "« x » is not a number: left out." in legend_notes(english.text).values()
+    # the API stays strict: a break that is no number is a 400 naming it
+    api = demo_api.get(f"/api/indicators/{RATE}/classes",
+                       params={"method": "manual", "breaks": "5;dix"})
+    assert api.status_code == 400 and "dix" in api.json()["message"]
+
+
+def value_cells(html: str) -> list[str]:
+    """The values column of the table of values, as shown."""
+    table = html.split('data-part="table"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr data-code="[^"]+">(.*?)</tr>', table, re.S)
+    return [re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", "", re.findall(
+        r'<td class="num"[^>]*>(.*?)</td>', row, re.S)[0]))).strip() for row in rows]
+
+
+def sort_header(html: str, column: str) -> str:
+    return re.search(rf'<th scope="col"[^>]*>\s*<button[^>]*data-column="{column}"', html).group(0)  # type: ignore[union-attr]
+
+
+def test_the_table_of_values_sorts_by_its_columns_across_its_pages(demo_home: Path) -> None:
+    settings = Settings(home=demo_home, duckdb_memory_limit="512MB", table_rows=100)
+    with TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False,
+                    headers=admin_key(settings)) as client:
+        everything = published(client, RATE, "iris")
+        ok = {c: r["value"] for c, r in everything.items() if r["status"] == "ok"}
+        params = {"indicator": RATE, "level": "iris", "sort": "-value"}
+        page = client.get("/observatoire", params=params)
+        assert page.status_code == 200
+        # the value's header says the order; its button gives the other one; no other header
+        # is sorted
+        assert 'aria-sort="descending"' in sort_header(page.text, "value")
+        assert 'value="value"' in sort_header(page.text, "value")
+        assert "aria-sort" not in sort_header(page.text, "name")
+        assert 'form="table-sort" name="sort" value="name"' in sort_header(page.text, "name")
+        # page after page, the highest values first, then those not published
+        seen: list[str] = []
+        for number in (1, 2, 3):
+            found = client.get("/observatoire", params={**params, "page": number})
+            seen += table_codes(found.text)
+            if number == 1:
+                nxt = re.search(r'<a href="([^"]+)" data-page="2" rel="next"', found.text)
+                assert nxt and "sort=-value" in html_lib.unescape(nxt.group(1))
+        values = [ok[c] for c in seen if c in ok]
+        assert values == sorted(ok.values(), reverse=True)
+        assert seen[:len(ok)] == [c for c in seen if c in ok] and len(seen) == len(everything)
+        ascending = table_codes(client.get("/observatoire", params={**params, "sort": "value"}).text)
+        assert [ok[c] for c in ascending[:20]] == sorted(ok.values())[:20]
+        by_code = table_codes(client.get("/observatoire", params={**params, "sort": "-code"}).text)
+        assert by_code == sorted(everything, reverse=True)[:100]
+        # the sort buttons' form keeps the state, not the page
+        form = page.text.split('<form id="table-sort"', 1)[1].split("</form>", 1)[0]
+        assert 'action="/observatoire"' in form and f'name="indicator" value="{RATE}"' in form
+        assert 'name="page"' not in form
+        # a scenario's table sorts on the scenario's own address
+        sid = save(client, "Tri")
+        scenario = client.get(f"/s/{sid}", params={"sort": "-value"})
+        assert 'aria-sort="descending"' in sort_header(scenario.text, "value")
+        assert f'<form id="table-sort" action="/s/{sid}"' in scenario.text
+        assert table_codes(scenario.text) == seen[:100]
+
+
+def test_the_csv_of_the_table_gives_every_value_shown_in_its_order(demo_api: TestClient) -> None:
+    page = demo_api.get("/observatoire", params={"indicator": RATE, "sort": "-value"})
+    link = html_lib.unescape(re.search(r'<a href="([^"]+)" download data-download="csv"',
+                                       page.text).group(1))  # type: ignore[union-attr]
+    assert link.startswith("/observatoire/valeurs.csv?") and "sort=-value" in link
+    response = demo_api.get(link)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert 'attachment; filename="demandeurs-pour-100-actifs-iris-' in response.headers["content-disposition"]
+    assert "private" in response.headers["cache-control"]
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:4] == ["Code", "Territoire", "Demandeurs d'emploi pour 100 actifs (pour 100 actifs)",
+                           "Statut"]
+    everything = published(demo_api, RATE, "iris")
+    body = rows[1:]
+    assert len(body) == len(everything) == embedded(page.text, "map-data")["choropleth"]["total_count"]  # type: ignore[index]
+    ok = [float(r[2]) for r in body if r[3] == "publiée"]
+    assert ok == sorted(ok, reverse=True) and len(ok) == sum(
+        1 for r in everything.values() if r["status"] == "ok")
+    for row in body:
+        assert row[2] == "" if row[3] != "publiée" else float(row[2]) == pytest.approx(
+            everything[row[0]]["value"], rel=1e-9)
+    assert any(r[3] == "secret" and r[2] == "" for r in body), "a secret value is no number"
+    # for a spreadsheet in French, a decimal comma
+    comma = demo_api.get(link + "&decimal=comma").content.decode("utf-8-sig")
+    assert re.search(r";\d+,\d+;publiée;", comma) and not re.search(r";\d+\.\d+;", comma)
+    # bad input is a 400 naming it
+    for bad, word in (({"decimal": "dot"}, "decimal"), ({"sort": "x"}, "sort"),
+                      ({"indicator": "nope"}, "indicator")):
+        refused = demo_api.get("/observatoire/valeurs.csv", params={"indicator": RATE, **bad})
+        assert refused.status_code == 400 and word in refused.text
+
+
+def test_the_map_limited_to_a_commune_opens_on_its_bounds(demo_api: TestClient) -> None:
+    whole = embedded(demo_api.get("/observatoire", params={"indicator": RATE}).text, "map-config")
+    page = demo_api.get("/observatoire", params={"indicator": RATE, "within": "commune:96012"})
+    config, data = embedded(page.text, "map-config"), embedded(page.text, "map-data")
+    west, south, east, north = config["bounds"]  # type: ignore[index]
+    w0, s0, e0, n0 = whole["bounds"]  # type: ignore[index]
+    assert w0 <= west < east <= e0 and s0 <= south < north <= n0
+    assert (east - west) * (north - south) < 0.5 * (e0 - w0) * (n0 - s0)
+    assert data["bounds"] == config["bounds"]  # type: ignore[index]
+    # the commune's IRIS are all inside those bounds (the referential's boxes)
+    import duckdb
+
+    iris = demo_api.app.state.settings.store_dir / "referential"  # type: ignore[attr-defined]
+    boxes = duckdb.sql(f"SELECT xmin, ymin, xmax, ymax FROM read_parquet('{next(iris.glob('*/iris.parquet'))}') "
+                       "WHERE commune = '96012'").fetchall()
+    assert boxes
+    for x0, y0, x1, y1 in boxes:
+        assert west <= x0 and x1 <= east and south <= y0 and y1 <= north
+    assert west == pytest.approx(min(b[0] for b in boxes)) and north == pytest.approx(max(b[3] for b in boxes))
+
+
+def test_counts_read_as_whole_numbers(demo_api: TestClient) -> None:
+    values = demo_api.get(f"/api/indicators/{COUNT}/values", params={"level": "qpv"}).json()
+    fractional = {r["code"]: r["value"] for r in values["results"]
+                  if r["status"] == "ok" and not float(r["value"]).is_integer()}
+    assert fractional, "the demo's QPV counts are apportioned from IRIS: not whole"
+    page = demo_api.get("/observatoire", params={"indicator": COUNT, "level": "qpv"})
+    assert embedded(page.text, "map-data")["choropleth"]["indicator"]["count"] is True  # type: ignore[index]
+    shown = dict(zip(table_codes(page.text), value_cells(page.text), strict=True))
+    def spaced(text: str) -> str:
+        return re.sub(r"[\u00a0\u202f]", " ", text)
+
+    for code, value in fractional.items():
+        assert spaced(shown[code]) == f"{round(value):,}".replace(",", " "), (code, value)
+    legend = html_lib.unescape(re.sub(r"<[^>]+>", " ", page.text.split('data-part="legend"', 1)[1]
+                                      .split("</section>", 1)[0]))
+    assert not re.search(r"\d,\d", legend), legend
+    # and so in a portrait
+    code, value = next(iter(fractional.items()))
+    portrait = demo_api.get(f"/territoires/qpv/{code}").text
+    card = portrait.split(f'id="ind-{COUNT}"', 1)[1].split("</article>", 1)[0]
+    assert f'<p class="portrait-value">{round(value):,} personnes</p>'.replace(",", " ") in spaced(card)
+    # a rate keeps its decimals
+    rate = value_cells(demo_api.get("/observatoire", params={"indicator": RATE, "level": "qpv"}).text)
+    assert any("," in v for v in rate)
+
+
+def test_a_portrait_compares_every_figure_with_its_commune_and_territory(demo_api: TestClient) -> None:
+    page = demo_api.get(f"/territoires/iris/{IRIS}")
+    detail = demo_api.get(f"/api/territories/iris/{IRIS}").json()
+    # the breadcrumb names each territory once (the metropolis is an EPCI and the whole)
+    crumbs = re.findall(r"<li><a[^>]*>([^<]+)</a></li>", page.text.split('class="breadcrumb"', 1)[1]
+                        .split("</nav>", 1)[0])
+    assert len(crumbs) == len(set(crumbs)) and crumbs[0] == "Territoires"
+    assert {"Métropole de Val-Sauvage", "Belvent-sur-Sauvagine"} <= set(crumbs)
+    cards = {c["indicator"]: c for c in detail["portrait"]["comparisons"]}
+    for ind, c in cards.items():
+        card = page.text.split(f'id="ind-{ind}"', 1)[1].split("</article>", 1)[0]
+        rows = dict(re.findall(r'<tr data-role="(\w+)"><th scope="row">([^<]+)', card))
+        if c["value"]["status"] == "ok" and c["parent"] and c["whole"]:
+            # the commune and the whole territory, each once
+            assert [r["role"] for r in c["references"]] == ["parent", "whole"], ind
+            assert c["references"][0]["level"] == "commune"
+            assert rows == {"parent": "Belvent-sur-Sauvagine ", "whole": "Métropole de Val-Sauvage"}
+        bars = re.search(r'data-bars="([^"]+)"', card)
+        if c["count"]:
+            # a count beside its commune's and its metropolis's: shares, never one count axis
+            assert "<th scope=\"col\" class=\"num\">Part</th>" in card
+            if bars:
+                drawn = json.loads(html_lib.unescape(bars.group(1)))
+                assert {b["role"] for b in drawn} <= {"parent", "whole"}
+                assert all(0 <= b["value"] <= 100 for b in drawn)
+                for b, r in zip(drawn, c["references"], strict=True):
+                    assert b["value"] == pytest.approx(100 * c["value"]["value"] / r["value"])
+        else:
+            assert "<th scope=\"col\" class=\"num\">Écart</th>" in card
+    assert any(c["count"] for c in cards.values()) and any(not c["count"] for c in cards.values())
+    # a commune is compared with its territory once, not with an EPCI of the same name again
+    commune = demo_api.get("/api/territories/commune/96012").json()
+    for c in commune["portrait"]["comparisons"]:
+        assert [r["name"] for r in c["references"]] == ["Métropole de Val-Sauvage"]
+
+
+def test_the_embed_extends_the_embed_page_with_the_owner_s_look(demo_api: TestClient,
+                                                              demo_public_api: TestClient) -> None:
+    from mutuelle.catalog import repository as repo
+    from mutuelle.members.looks import update_look
+
+    with demo_api.app.state.sessions() as session:  # type: ignore[attr-defined]
+        org = repo.get_organisation(session, "mornebois")
+        update_look(session, org, {"primary_colour": "#7a1f5c", "accent_colour": "#f0b400"})
+        session.commit()
+    made = demo_api.post("/api/scenarios", json={
+        "title": "Mornebois", "state": {"indicator": RATE, "level": "iris"},
+        "organisation": "mornebois"})
+    assert made.status_code == 201, made.text
+    sid = made.json()["id"]
+    embed = demo_api.get(f"/s/{sid}/embed")
+    assert embed.status_code == 200
+    assert '<body class="embed" style="--accent: #7a1f5c; --accent-dark: #7a1f5c; --portal-band: #f0b400"' in embed.text
+    assert 'src="/static/js/embed-frame.js"' in embed.text and 'class="embed-credit"' in embed.text
+    assert "Mornebois</a></p>" in embed.text  # the credit names the owner
+    # the scenario's page gives the snippet whose height follows its content
+    snippet = html_lib.unescape(demo_api.get(f"/s/{sid}").text.split('id="embed-code"', 1)[1]
+                                .split("</textarea>", 1)[0])
+    assert "data-mutuelle-embed" in snippet and "mutuelle:height" in snippet
+    # without an owner, the portal's own look
+    plain = demo_api.get(f"/s/{save(demo_api)}/embed").text
+    assert '<body class="embed">' in plain
+    # an internal scenario does not render for an anonymous visitor, nor says its title
+    internal = demo_api.post("/api/scenarios", json={
+        "title": "Note interne Mornebois", "access": "internal", "organisation": "mornebois",
+        "state": {"indicator": RATE}}).json()["id"]
+    hidden = demo_public_api.get(f"/s/{internal}/embed")
+    assert hidden.status_code == 404 and "Note interne" not in hidden.text
+    assert "Scénario introuvable" in hidden.text and "site-header" not in hidden.text
+    assert 'src="/static/js/embed-frame.js"' in hidden.text

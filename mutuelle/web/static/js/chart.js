@@ -3,34 +3,11 @@
 // chart has a table beside it in the page. Vega (800 kB of scripts) is loaded the first time
 // a chart is drawn, so that the map page does not wait for it before drawing the map.
 
+import { vegaEmbed as embed } from "./vega-loader.js";
+
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 const INK = "#1d2433";
 const SVG_POINTS_MAX = 3000;
-
-const VEGA_SCRIPTS = ["/static/vendor/vega/vega.min.js", "/static/vendor/vega/vega-lite.min.js",
-  "/static/vendor/vega/vega-embed.min.js"];
-let vegaLoading = null;
-
-function loadScript(src) {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = src;
-    script.async = false;
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`could not load ${src}`));
-    document.head.append(script);
-  });
-}
-
-// vega-embed, loaded once (in order: vega, vega-lite, vega-embed); null when it cannot be.
-async function embed() {
-  if (window.vegaEmbed) return window.vegaEmbed;
-  vegaLoading ??= (async () => {
-    for (const src of VEGA_SCRIPTS) await loadScript(src);
-    return window.vegaEmbed;
-  })().catch((error) => { console.error(error); vegaLoading = null; return null; });
-  return vegaLoading;
-}
 
 function axisTitle(indicator) {
   return indicator.unit ? `${indicator.label} (${indicator.unit})` : indicator.label;

@@ -26,14 +26,15 @@ export function describe(code, properties = {}, { data, byCode, messages, format
       status: properties.status, value, class: classOf(view, value) };
   }
   if (!item) return `<p>${escapeHTML(messages.outside || "")}</p>`;
-  const valueText = (value, status) => (status === "ok" ? format(value)
+  // a count (a sum of people or things) reads as a whole number
+  const valueText = (value, status, indicator = data?.choropleth?.indicator) => (status === "ok" ? format(value, indicator?.count ? 0 : undefined)
     : status === "secret" ? messages.secret : status === "partial" ? messages.partial
       : status === "excluded" ? messages.excluded : messages.no_data);
   if (item.bivariate) {
     const c = data.crossing;
     return `<p class="popup-name">${escapeHTML(item.name)}</p>
-        <p>${escapeHTML(c.x.label)} : <strong>${escapeHTML(valueText(item.x, item.status_x))}</strong> ${escapeHTML(c.x.unit || "")}</p>
-        <p>${escapeHTML(c.y.label)} : <strong>${escapeHTML(valueText(item.y, item.status_y))}</strong> ${escapeHTML(c.y.unit || "")}</p>`;
+        <p>${escapeHTML(c.x.label)} : <strong>${escapeHTML(valueText(item.x, item.status_x, c.x))}</strong> ${escapeHTML(c.x.unit || "")}</p>
+        <p>${escapeHTML(c.y.label)} : <strong>${escapeHTML(valueText(item.y, item.status_y, c.y))}</strong> ${escapeHTML(c.y.unit || "")}</p>`;
   }
   const v = data.choropleth;
   // an IRIS of activity or miscellaneous type, where INSEE's figures are thin, says so

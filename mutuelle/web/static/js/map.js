@@ -10,9 +10,9 @@
 //
 // The pieces live beside this module: map-layers.js (the territories' layers and their fill),
 // map-overlays.js (datasets' points, lines and polygons, and proportional symbols), map-labels.js (the names),
-// map-tooltip.js (what the tooltip says, with the details it fetches) and map-util.js (small
-// shared helpers); this one holds the page's state and wires them to the map, the form and
-// the address.
+// map-tooltip.js (what the tooltip says, with the details it fetches), map-export.js (the map
+// as a PNG, loaded on demand) and map-util.js (small shared helpers); this one holds the page's
+// state and wires them to the map, the form, the table of values and the address.
 import {
   Map as MapLibreMap, NavigationControl, Popup, ScaleControl,
 } from "/static/vendor/maplibre-gl/maplibre-gl.mjs";
@@ -33,6 +33,18 @@ const PARTS = ["legend", "crossing", "table"];
 const root = document.querySelector("[data-observatory]");
 if (root) start(root);
 
+// On a wide screen the map and the legend beside it fill the first screen under the page's
+// head, whatever its height (the style sheet's height assumes a one-line header). Not in an
+// embed, whose height follows its content, nor on a narrow screen, where the map comes after
+// the controls.
+function fitToScreen(rootEl, container) {
+  if (rootEl.hasAttribute("data-embed") || !window.matchMedia("(min-width: 56.01rem)").matches) return;
+  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+  const top = container.getBoundingClientRect().top + window.scrollY;
+  const room = window.innerHeight - top - rem;
+  container.style.height = `${Math.round(Math.min(42 * rem, Math.max(22 * rem, room)))}px`;
+}
+
 function start(rootEl) {
   // Marks for bench/maps.py: script started, style loaded, choropleth drawn.
   performance.mark("observatory:start");
@@ -44,14 +56,20 @@ function start(rootEl) {
   const statusEl = rootEl.querySelector("#map-status");
   const labelsEl = rootEl.querySelector(".obs-labels");
   const container = rootEl.querySelector("#map");
+  const pngButton = document.getElementById("map-png");
   let data = readJSON("map-data");
   let level = config.level;
   let vintage = config.vintage;
   let indicator = config.state?.indicator || null;
   let byCode = new Map();
   let selected = config.state?.selected || null;
-  // The page of the table of values: kept while the view is the same, back to 1 when it changes.
-  let tablePage = Number(new URLSearchParams(window.location.search).get("page")) || 1;
+  // The page of the table of values: kept while the view is the same, back to 1 when it
+  // changes; its order (sort=, by name unless a header's button chose another) is kept.
+  const asked = new URLSearchParams(window.location.search);
+  let tablePage = Number(asked.get("page")) || 1;
+  let tableSort = asked.get("sort") || "name";
+  // The territory the map is limited to ("Limiter à"): the map zooms to it when it changes.
+  let within = JSON.stringify(config.state?.filters || {});
   let scatter = null;
   let request = 0;
 
@@ -63,6 +81,7 @@ function start(rootEl) {
   };
 
   // --- the map ----------------------------------------------------------------------------
+  fitToScreen(rootEl, container);
   const state = config.state || {};
   const options = {
     container,
@@ -219,6 +238,7 @@ function start(rootEl) {
     }
     if (points.length) params.set("points", points.join(","));
     if (params.get("method") !== "manual") params.delete("breaks");
+    if (tableSort !== "name") params.set("sort", tableSort);
     if (tablePage > 1) params.set("page", tablePage);
     return params;
   }
@@ -268,6 +288,7 @@ function start(rootEl) {
       paint();
       overlays.sync(data);
       select(data?.state?.selected ?? selected);
+      zoomToWithin();
       await drawScatter();
       if (!response.ok) say(messages.failed || "", true);
       afterDraw();
@@ -279,11 +300,21 @@ function start(rootEl) {
     }
   }
 
+  // "Limiter à" chosen or cleared: the map shows that territory (or the whole level) whole.
+  function zoomToWithin() {
+    if (!data?.state) return;
+    const now = JSON.stringify(data.state.filters || {});
+    if (now === within) return;
+    within = now;
+    if (data.bounds) map.fitBounds(data.bounds, { padding: 24, duration: 500 });
+  }
+
   function afterDraw() {
     map.once("idle", () => {
       // The choropleth is drawn: the map is ready; the names follow (placing them reads
       // every rendered feature, seconds with tens of thousands of IRIS).
       rootEl.dataset.ready = "1";
+      if (pngButton) pngButton.hidden = !(data?.choropleth || data?.crossing);
       performance.mark("observatory:drawn");
       loadDetails(data);
       setTimeout(labels.place, 0);
@@ -343,9 +374,16 @@ function start(rootEl) {
       for (const el of form.querySelectorAll("[data-for-method=manual]")) el.hidden = !manual;
     };
     showBreaks();
+    // Choosing manual breaks starts from the classes on the map: the same map, to edit.
+    const startBreaks = () => {
+      const field = form.elements.breaks;
+      const bounds = data?.choropleth?.breaks;
+      if (form.elements.method.value !== "manual" || !field || field.value.trim() || !bounds || bounds.length < 3) return;
+      field.value = bounds.slice(1, -1).map((b) => format(b).replace(/\s/g, "")).join(";");
+    };
     form.addEventListener("change", (event) => {
       tablePage = 1;
-      if (event.target.name === "method") showBreaks();
+      if (event.target.name === "method") { startBreaks(); showBreaks(); }
       if (event.target.name === "indicator") showCounts();
       if (event.target.name === "points") overlays.syncDatasets();
       if (event.target.name === "breaks" && form.elements.method.value !== "manual") return;
@@ -359,6 +397,32 @@ function start(rootEl) {
       update();
     });
   }
+  // The table's order, by its headers' buttons (they submit #table-sort without script); the
+  // focus stays on the button pressed, which the new table brings again.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest?.("[data-part=table] button[data-column]");
+    if (!button || !form) return;
+    event.preventDefault();
+    tableSort = button.value || "name";
+    tablePage = 1;
+    syncURL();
+    const column = button.dataset.column;
+    update().then(() => document.querySelector(`[data-part=table] button[data-column="${CSS.escape(column)}"]`)?.focus());
+  });
+  // The map as an image: what the canvas shows, with the legend under it (map-export.js,
+  // loaded when asked for).
+  pngButton?.addEventListener("click", async () => {
+    pngButton.disabled = true;
+    try {
+      const { downloadMapImage } = await import("/static/js/map-export.js");
+      await downloadMapImage(map, { data, labelsEl });
+    } catch (error) {
+      console.error(error);
+      say(messages.failed || "", true);
+    } finally {
+      pngButton.disabled = false;
+    }
+  });
   // The table's other pages, without drawing the map again (the links work without script).
   document.addEventListener("click", (event) => {
     const link = event.target.closest?.("[data-part=table] a[data-page]");
