@@ -219,15 +219,47 @@ def import_command(
 
 
 @datasets_app.command("list")
-def datasets_list(q: str | None = None) -> None:
-    """List the datasets of the catalogue."""
-    from mutuelle.access.policy import OPERATOR, visible_datasets
+def datasets_list(
+        q: Annotated[str | None, typer.Option(help="search text (ranked, French stems, typos "
+                                                   "forgiven: as the web catalogue)")] = None,
+        organisation: Annotated[str | None, typer.Option(help="organisation slug")] = None,
+        theme: str | None = None,
+        sort: Annotated[str | None, typer.Option(
+            help="relevance, title, -title, modified, -modified, published, -published, "
+                 "popularity, -popularity (default: relevance with a search, else title)")] = None,
+        as_member: Annotated[str | None, typer.Option(
+            "--as", help="list what this member (e-mail) may see, or 'anonymous' for a "
+                         "visitor; by default the operator sees everything")] = None,
+        limit: int = 1000,
+        as_json: Annotated[bool, typer.Option("--json", help="JSON: total and datasets")] = False,
+) -> None:
+    """List the datasets of the catalogue, searched and filtered as the web catalogue does."""
+    import json
+
+    from mutuelle.access import accounts
+    from mutuelle.access.policy import ANONYMOUS, OPERATOR, visible_datasets
+    from mutuelle.access.viewers import viewer_of_user
     from mutuelle.catalog import repository as repo
     from mutuelle.catalog.serialize import dataset_json
 
     _, session = _session()
     with session:
-        total, rows = repo.list_datasets(session, visible=visible_datasets(OPERATOR), q=q, limit=1000)
+        try:
+            viewer = OPERATOR
+            if as_member == "anonymous":
+                viewer = ANONYMOUS
+            elif as_member:
+                viewer = viewer_of_user(session, accounts.get_user(session, as_member))
+            total, rows = repo.list_datasets(session, visible=visible_datasets(viewer), q=q,
+                                             organisation=organisation, theme=theme, sort=sort,
+                                             limit=limit)
+        except MutuelleError as exc:
+            _fail(exc)
+        if as_json:
+            console.print_json(json.dumps({"total": total, "datasets": [
+                {"slug": d.slug, "title": d.title, "access": d.access, "status": d.status}
+                for d in rows]}))
+            return
         table = Table(title=f"{total} datasets")
         for col in ("slug", "title", "organisation", "status", "version", "rows"):
             table.add_column(col)

@@ -135,3 +135,64 @@ def test_a_visitor_searches_refines_and_sorts_the_catalogue_in_a_browser(
     assert problems == []
     page.goto(live_server + "/")
     assert [v for v in axe_violations(page) if v["impact"] in ("serious", "critical")] == []
+
+
+@pytest.mark.parametrize("who", ["anonymous", "viewer", "partner"])
+@pytest.mark.parametrize("search", ["ecoles", "École", "ecole", "écoles", ""])
+def test_the_web_page_the_explore_api_and_the_cli_list_the_same_datasets_in_the_same_order(
+        app: Any, who: str, search: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For each kind of viewer, the visible set, its total and the ranking are one: the web
+    catalogue, the Explore catalogue API and ``mutuelle datasets list --as``."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from mutuelle.cli import app as cli
+
+    from http_testing import LOOPBACK, member_key  # type: ignore[import-not-found]
+
+    seed(app)
+    settings = app.state.settings
+    emails = {"viewer": "vera@lyon.example", "partner": "paul@partenaire.example"}
+    headers: dict[str, str] = {}
+    if who == "viewer":
+        headers = member_key(settings, emails[who], roles={"lyon": "viewer"})
+    elif who == "partner":
+        headers = member_key(settings, emails[who])
+        with app.state.sessions() as session:
+            accounts.add_to_group(session, accounts.get_group(session, "partenaires"),
+                                  accounts.get_user(session, emails[who]))
+            session.commit()
+    expected = {"anonymous": {"ecoles-maternelles", "ecoles-elementaires", "budget", "revenus"},
+                "viewer": set(DATASETS) - {"cantines"},
+                "partner": set(DATASETS) - {"effectifs"}}[who]
+    sort = {} if search else {"sort": "title"}
+
+    with TestClient(app, client=LOOPBACK, headers=headers) as visitor:
+        page = visitor.get("/catalogue", params={"q": search, **sort}).text
+        on_page = cards(page)
+        total_on_page = int(re.search(r'class="result-count"[^>]*>\s*(\d+)', page).group(1))
+        explore = visitor.get("/api/explore/v2.1/catalog/datasets",
+                              params={"q": search, "limit": 100, **(
+                                  {} if search else {"order_by": "title"})}).json()
+        by_api = [d["dataset_id"] for d in explore["results"]]
+
+    monkeypatch.setenv("MUTUELLE_HOME", str(settings.home))
+    if settings.database_url:
+        monkeypatch.setenv("MUTUELLE_DATABASE_URL", settings.database_url)
+    done = CliRunner().invoke(cli, ["datasets", "list", "--json", "--as", emails.get(who, who),
+                                    *(["--q", search] if search else ["--sort", "title"])])
+    assert done.exit_code == 0, done.output
+    listed = json.loads(done.stdout)
+    by_cli = [d["slug"] for d in listed["datasets"]]
+
+    if search:   # ranked alike everywhere
+        assert on_page == by_api == by_cli, (who, search)
+    else:        # by title: French order on the page and the CLI; ODSQL's order_by is binary
+        assert on_page == by_cli and sorted(by_api) == sorted(by_cli), who
+    assert total_on_page == explore["total_count"] == listed["total"] == len(by_cli)
+    if search:   # every spelling finds the schools, the two public ones first
+        assert set(by_cli) <= expected and {"ecoles-maternelles", "ecoles-elementaires"} <= set(by_cli)
+        assert set(by_cli[:2]) == {"ecoles-maternelles", "ecoles-elementaires"}
+    else:
+        assert set(by_cli) == expected
