@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mutuelle.access.policy import (
@@ -41,6 +41,7 @@ from mutuelle.core.errors import InvalidField, MutuelleError, NotFound
 from mutuelle.core.ids import new_id
 from mutuelle.dashboards import columns
 from mutuelle.dashboards.kpi import kpi_query
+from mutuelle.dashboards.listing import newest_page
 from mutuelle.dashboards.ownership import clean_text, owner, require_member
 from mutuelle.dashboards.schemas import (
     BLOCK_KINDS,
@@ -259,14 +260,7 @@ def list_dashboards(session: Session, viewer: Viewer, *, q: str | None = None,
     if organisation:
         query = query.join(Organisation, Organisation.id == Dashboard.organisation_id).where(
             or_(Organisation.slug == organisation, Organisation.id == organisation))
-    if q and q.strip():
-        pattern = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(Dashboard.title).like(pattern),
-                                func.lower(Dashboard.description).like(pattern)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Dashboard.updated_at.desc(), Dashboard.id)
-                           .limit(limit).offset(offset))
-    return int(total), list(rows)
+    return newest_page(session, query, Dashboard, q, limit, offset)
 
 
 def update_dashboard(session: Session, settings: Settings, viewer: Viewer, dashboard_id: str,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mutuelle.access.policy import (
@@ -31,6 +31,7 @@ from mutuelle.catalog.models import Dataset, Version
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidField, NotFound
 from mutuelle.dashboards import columns
+from mutuelle.dashboards.listing import newest_page
 from mutuelle.dashboards.ownership import clean_text, owner, require_member
 from mutuelle.dashboards.schemas import (
     MAX_DESCRIPTION,
@@ -270,14 +271,7 @@ def list_charts(session: Session, viewer: Viewer, *, dataset: str | None = None,
     if dataset:
         query = query.join(Dataset, Dataset.id == Chart.dataset_id).where(
             or_(Dataset.slug == dataset, Dataset.id == dataset))
-    if q and q.strip():
-        pattern = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(Chart.title).like(pattern),
-                                func.lower(Chart.description).like(pattern)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Chart.updated_at.desc(), Chart.id)
-                           .limit(limit).offset(offset))
-    return int(total), list(rows)
+    return newest_page(session, query, Chart, q, limit, offset)
 
 
 def update_chart(session: Session, viewer: Viewer, chart_id: str, changes: Any) -> Chart:
