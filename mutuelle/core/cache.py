@@ -100,12 +100,13 @@ class Cache(Generic[K, V]):
                     raise ValueError(f"a cache named {name!r} already exists")
                 _registry[name] = self
 
-    def get(self, key: K) -> V | None:
-        """The value kept under ``key`` (now the most recently used), or None."""
+    def get(self, key: K, *, count_miss: bool = True) -> V | None:
+        """The value kept under ``key`` (now the most recently used), or None (counted as a
+        miss unless ``count_miss`` is false: a first look that a counted one follows)."""
         with self._lock:
             found = self._items.get(key)
             if found is None:
-                self._misses += 1
+                self._misses += count_miss
                 return None
             self._items.move_to_end(key)
             self._hits += 1

@@ -75,18 +75,19 @@ def _volatile_key(settings: Settings, key: tuple[object, ...]) -> tuple[object, 
     return (*key, ("now", int(time.time() // period)))
 
 
-def recall(settings: Settings, key: tuple[object, ...], *, volatile: bool = False
-           ) -> tuple[bytes, str] | None:
+def recall(settings: Settings, key: tuple[object, ...], *, volatile: bool = False,
+           first_look: bool = False) -> tuple[bytes, str] | None:
     """The answer kept under ``key`` and where it was (``memory`` of this worker, or the
     ``store``); None if none. A ``volatile`` answer (made with now()) is looked up in memory
-    only, for its period."""
+    only, for its period. A ``first_look`` that finds nothing is not counted as a miss (the
+    route looks again, and that look is counted)."""
     if settings.answer_cache_mib <= 0:
         return None
     if volatile:
         current = _volatile_key(settings, key)
         found = _memory.get(current) if current is not None else None
         return (found.body, "memory") if found is not None else None
-    found = _memory.get(key)
+    found = _memory.get(key, count_miss=not first_look)
     if found is not None:
         return found.body, "memory"
     path = _shared_path(settings, key)
