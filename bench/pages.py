@@ -7,8 +7,11 @@ warm-up), and drives Debian's headless Chromium (Playwright, launched as the tes
 over: the home page, the catalogue, a dataset's page (by default a 1,000,000-row job-offers
 dataset, the generator of ``bench/ingest.py``, imported and published in the demo; else the
 ``--dataset`` given) and each of its tabs (found by
-``[role=tab]``: ``?tab=...`` links or ``#panel`` targets), the observatory's map, and the
-dashboards with the first one if the portal has them.
+``[role=tab]``: ``?tab=...`` links or ``#panel`` targets), the observatory's map, the
+dashboards with the first one if the portal has them, and the issue's "12-block dashboard"
+(its page and its embed): a public dashboard of KPIs, charts, maps, a table, a text and
+indicators over the demo's data, saved through the API (``POST /api/charts`` and
+``POST /api/dashboards``) with a write key of a member made by the command line.
 
 Per page and run (a fresh browser context: nothing cached): the load event after navigation
 start; then a click on the first tab (else the first non-submit button, a ``<summary>``, the
@@ -38,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +58,11 @@ MAP_LIBRARY = "maplibre-gl"
 CLICK_TARGETS = ("[role=tab]", "button:not([type=submit])", "summary", "main")
 #: Pages that show a map: the only ones that may load the map library.
 MAP_PAGES = ("/observatoire", "tab=map", "tab=carte", "#map", "#carte", "/dashboards/")
+#: The member whose write key saves the 12-block dashboard, and that dashboard's title.
+BENCH_MEMBER = "bench-pages@bench.example"
+TWELVE_BLOCKS = "Banc d’essai : douze blocs"
+METROPOLIS = "metropole-val-sauvage"
+SCHOOLS, OFFERS = "etablissements-scolaires", "offres-emploi-2025"
 
 #: Runs in every page before its own scripts: notes when the bench's click is dispatched and
 #: the first frame after the handlers of that click.
@@ -237,22 +246,116 @@ def tabs_of(browser: Any, base: str, path: str) -> list[tuple[str, str]]:
     return tabs
 
 
-def dashboard_pages(base: str) -> list[tuple[str, str]]:
-    """The dashboards list and the first dashboard, when the portal has them."""
+def dashboard_pages(base: str, other_than: str | None = None) -> list[tuple[str, str]]:
+    """The dashboards list and its first dashboard (not ``other_than``, an id), when the portal
+    has them."""
     try:
         with urllib.request.urlopen(f"{base}/dashboards", timeout=30) as response:
             html = response.read().decode()
     except OSError:
         return []
-    first = re.search(r'href="(/dashboards/[\w-]+)"', html)
-    return [("dashboards", "/dashboards")] + ([("dashboard", first.group(1))] if first else [])
+    first = next((path for path in re.findall(r'href="(/dashboards/[\w-]+)"', html)
+                  if path != f"/dashboards/{other_than}"), None)
+    return [("dashboards", "/dashboards")] + ([("dashboard", first)] if first else [])
 
 
-def pages_to_measure(browser: Any, base: str, dataset: str | None) -> list[Page]:
+def _call(method: str, url: str, key: str, body: Any = None) -> Any:
+    """A call of the portal's API with ``key``, its JSON answer (a refusal stops the bench)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Apikey {key}", "Accept": "application/json",
+        "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"{method} {url}: {exc.code} {exc.read().decode(errors='replace')}") from None
+
+
+def write_key(home: Path) -> str:
+    """A write key of a site administrator made for the bench, by the command line."""
+    env = {**os.environ, "MUTUELLE_HOME": str(home)}
+    mutuelle = str(BIN / "mutuelle")
+    # made once per home (kept by --keep-home): an account already there is fine
+    subprocess.run([mutuelle, "users", "add", BENCH_MEMBER, "--site-admin"], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    made = subprocess.run([mutuelle, "keys", "create", BENCH_MEMBER, "--scope", "write",
+                           "--name", "bench/pages.py"], env=env, check=True,
+                          capture_output=True, text=True)
+    return made.stdout.strip().splitlines()[-1]
+
+
+def twelve_block_blocks(schools_chart: str, offers_chart: str) -> list[dict[str, Any]]:
+    """Four KPIs, two indicators, a text, two maps, two charts and a table over the demo's
+    public data, laid out on the 12-column grid."""
+    kpi = {"dataset": SCHOOLS, "measure": "count"}
+    return [
+        {"kind": "kpi", "x": 0, "y": 0, "w": 3, "h": 2,
+         "kpi": {"label": "Habitants", "dataset": "population-iris-2021", "measure": "sum",
+                 "field": "pop_total", "unit": "habitants"}},
+        {"kind": "kpi", "x": 3, "y": 0, "w": 3, "h": 2,
+         "kpi": {**kpi, "label": "Établissements scolaires", "unit": "établissements"}},
+        {"kind": "kpi", "x": 6, "y": 0, "w": 3, "h": 2,
+         "kpi": {**kpi, "label": "Élèves", "measure": "sum", "field": "effectif",
+                 "unit": "élèves"}},
+        {"kind": "kpi", "x": 9, "y": 0, "w": 3, "h": 2,
+         "kpi": {"label": "Offres d’emploi du mois", "dataset": OFFERS, "measure": "count",
+                 "unit": "offres", "period_field": "date_publication", "period_grain": "month"}},
+        {"kind": "indicator", "x": 0, "y": 2, "w": 3, "h": 2,
+         "indicator": {"indicator": "taux-pauvrete"}},
+        {"kind": "indicator", "x": 3, "y": 2, "w": 3, "h": 2,
+         "indicator": {"indicator": "offres-pour-1000-habitants"}},
+        {"kind": "text", "x": 6, "y": 2, "w": 6, "h": 2, "title": "À propos",
+         "text": "Un tableau de bord de **douze blocs**, mesuré par `bench/pages.py`."},
+        {"kind": "map", "x": 0, "y": 4, "w": 6, "h": 4, "title": "Part des 75 ans ou plus",
+         "map": {"indicator": "part-75-ans-plus", "level": "commune"}},
+        {"kind": "map", "x": 6, "y": 4, "w": 6, "h": 4, "title": "Les établissements",
+         "map": {"dataset": SCHOOLS}},
+        {"kind": "chart", "x": 0, "y": 8, "w": 6, "h": 3, "chart": schools_chart},
+        {"kind": "chart", "x": 6, "y": 8, "w": 6, "h": 3, "chart": offers_chart},
+        {"kind": "table", "x": 0, "y": 11, "w": 12, "h": 3, "title": "Les plus grands établissements",
+         "table": {"dataset": SCHOOLS, "columns": ["nom", "type_etablissement", "secteur",
+                                                   "effectif", "nom_commune"],
+                   "order_by": "effectif desc", "rows": 10}},
+    ]
+
+
+def twelve_block_dashboard(home: Path, base: str) -> str:
+    """The id of the public 12-block dashboard, saved through the API when the portal does not
+    have it yet (a kept home does)."""
+    key = write_key(home)
+    found = _call("GET", f"{base}/api/dashboards?limit=100", key)["results"]
+    for dashboard in found:
+        if dashboard["title"] == TWELVE_BLOCKS:
+            return str(dashboard["id"])
+    schools = _call("POST", f"{base}/api/charts", key, {
+        "title": "Établissements par type (banc d’essai)", "dataset": SCHOOLS,
+        "organisation": METROPOLIS, "access": "public",
+        "params": {"type": "bar", "x": "type_etablissement", "aggregation": "count",
+                   "series": "secteur"}})
+    offers = _call("POST", f"{base}/api/charts", key, {
+        "title": "Offres d’emploi par mois (banc d’essai)", "dataset": OFFERS,
+        "organisation": METROPOLIS, "access": "public",
+        "params": {"type": "line", "x": "date_publication", "grain": "month",
+                   "aggregation": "count"}})
+    made = _call("POST", f"{base}/api/dashboards", key, {
+        "title": TWELVE_BLOCKS, "organisation": METROPOLIS, "access": "public",
+        "description": "Le tableau de bord de douze blocs de l’issue : interactif en moins d’une "
+                       "seconde.",
+        "blocks": twelve_block_blocks(schools["id"], offers["id"])})
+    print(f"12-block dashboard saved through the API: /dashboards/{made['id']}")
+    return str(made["id"])
+
+
+def pages_to_measure(browser: Any, base: str, dataset: str | None,
+                     twelve: str | None = None) -> list[Page]:
     dataset = dataset or largest_dataset(base)
     found = [("home", "/"), ("catalogue", "/catalogue"), (f"dataset {dataset}", f"/datasets/{dataset}")]
     found += tabs_of(browser, base, f"/datasets/{dataset}")
-    found += [("observatory map", "/observatoire")] + dashboard_pages(base)
+    found += [("observatory map", "/observatoire")] + dashboard_pages(base, other_than=twelve)
+    if twelve:
+        found += [("dashboard of 12 blocks", f"/dashboards/{twelve}"),
+                  ("dashboard of 12 blocks: embed", f"/dashboards/{twelve}/embed")]
     seen: set[str] = set()
     return [Page(name, path) for name, path in found if not (path in seen or seen.add(path))]
 
@@ -369,13 +472,14 @@ def main() -> None:
     portal = serve_portal(home)
     floor_server = serve_snapshots(snapshots)
     try:
+        twelve = twelve_block_dashboard(home, portal.base)
         with sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=os.environ.get("MUTUELLE_CHROMIUM", "/usr/bin/chromium"),
                 headless=True, args=["--no-sandbox", "--disable-gpu", "--disable-quic",
                                      "--no-first-run", "--disable-background-networking",
                                      "--disable-component-update", "--disable-sync"])
-            pages = pages_to_measure(browser, portal.base, args.dataset)
+            pages = pages_to_measure(browser, portal.base, args.dataset, twelve)
             for number, page in enumerate(pages):
                 # an untimed first visit warms the server's caches and makes the snapshot
                 snap = snapshots / "snap" / f"{number:02d}.html"

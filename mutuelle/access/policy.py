@@ -13,6 +13,8 @@ The rules, in one place:
 - an indicator is never looser than its source dataset: reading it needs both;
 - editors change and submit; organisation admins publish, change access levels and manage
   members; site administrators and the command line (the operator) may do everything;
+- whoever may read a dataset may report a problem on it, an anonymous visitor included (who
+  reads public data only); discussing needs an account;
 - an API key acts as its user, read-only unless its scope is ``write``.
 """
 
@@ -32,8 +34,8 @@ from mutuelle.catalog.models import Dataset, Organisation, Version
 from mutuelle.catalog.observatory_models import Indicator, Scenario
 from mutuelle.core.errors import Forbidden, NotFound, Unauthenticated
 
-#: What can be asked of an object.
-ACTIONS = ("read", "edit", "submit", "publish", "manage", "delete", "comment", "create")
+#: What can be asked of an object (``report``: tell a dataset's producer of a problem).
+ACTIONS = ("read", "edit", "submit", "publish", "manage", "delete", "comment", "create", "report")
 #: Actions that change something: refused to read-only API keys.
 WRITE_ACTIONS = frozenset(ACTIONS) - {"read"}
 _RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
@@ -158,6 +160,8 @@ def _dataset(viewer: Viewer, action: str, dataset: Dataset) -> bool:
         return rank >= _RANK["editor"]
     if action == "comment":
         return viewer.user_id is not None and _dataset(viewer, "read", dataset)
+    if action == "report":   # whoever reads it, signed in or not: visitors read public data only
+        return _dataset(viewer, "read", dataset)
     return rank >= _RANK["admin"]   # publish, manage (access, grants), delete
 
 

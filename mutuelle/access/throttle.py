@@ -1,11 +1,12 @@
-"""Login throttling: failed sign-ins are counted per account and per client address over a
-window, in the catalogue (so that every worker counts the same failures)."""
+"""Throttling, in the catalogue (so that every worker counts the same events): failed sign-ins
+per account and per client address, and the problem reports of visitors without an account per
+client address, each over its window."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from mutuelle.access.secrets import digest
@@ -16,6 +17,10 @@ from mutuelle.core.config import Settings
 
 def _keys(email: str, address: str) -> tuple[str, str]:
     return f"account:{digest(email.strip().lower())[:40]}", f"address:{address[:60]}"
+
+
+#: The keys of sign-in failures (the reports' keys start with ``report:``).
+_SIGN_IN_KEYS = ("account:%", "address:%")
 
 
 def throttled(session: Session, settings: Settings, email: str, address: str) -> bool:
@@ -35,6 +40,7 @@ def record_failure(session: Session, settings: Settings, email: str, address: st
     account, client = _keys(email, address)
     session.add_all([LoginFailure(key=account), LoginFailure(key=client)])
     session.execute(delete(LoginFailure).where(
+        or_(*(LoginFailure.key.like(prefix) for prefix in _SIGN_IN_KEYS)),
         LoginFailure.at < now() - timedelta(minutes=settings.login_window_minutes)))
 
 
@@ -42,3 +48,25 @@ def forget_failures(session: Session, email: str) -> None:
     """A successful sign-in clears the account's failures (not the address's)."""
     account, _client = _keys(email, "")
     session.execute(delete(LoginFailure).where(LoginFailure.key == account))
+
+
+# --- problem reports by visitors without an account ------------------------------------------
+
+def _report_key(address: str) -> str:
+    return f"report:{address[:60]}"
+
+
+def reports_throttled(session: Session, settings: Settings, address: str) -> bool:
+    """Whether this address has sent as many reports as a visitor may within the window."""
+    since = now() - timedelta(minutes=settings.report_window_minutes)
+    count = session.scalar(select(func.count()).select_from(LoginFailure).where(
+        LoginFailure.key == _report_key(address), LoginFailure.at >= since))
+    return int(count or 0) >= settings.report_max_per_address
+
+
+def record_report(session: Session, settings: Settings, address: str) -> None:
+    """Count one report from this address (and forget the reports older than the window)."""
+    session.add(LoginFailure(key=_report_key(address)))
+    session.execute(delete(LoginFailure).where(
+        LoginFailure.key.like("report:%"),
+        LoginFailure.at < now() - timedelta(minutes=settings.report_window_minutes)))

@@ -44,6 +44,8 @@ Word = Annotated[str, Field(min_length=1, max_length=100), _text("word", 100)]
 Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[0-9A-Za-z]+$")]
 Frequency = Literal["continuous", "daily", "weekly", "monthly", "quarterly", "annual", "irregular", "unknown"]
 Access = Literal["public", "internal", "restricted"]
+#: Who produced the data, when it is not the publishing organisation ("" clears it).
+Producer = Annotated[str, Field(max_length=300), _text("producer", 300)]
 
 
 class Body(BaseModel):
@@ -80,6 +82,7 @@ class DatasetMetadata(Body):
     keywords: Annotated[list[Word], Field(max_length=100)] = []
     spatial_coverage: Annotated[list[Code], Field(max_length=50_000)] = []
     frequency: Frequency = "unknown"
+    producer: Producer = ""
     access: Access = "public"
 
 
@@ -98,6 +101,7 @@ class DatasetChange(Body):
     keywords: Annotated[list[Word] | None, Field(max_length=100)] = None
     spatial_coverage: Annotated[list[Code] | None, Field(max_length=50_000)] = None
     frequency: Frequency | None = None
+    producer: Producer | None = None
 
 
 class FieldChange(Body):

@@ -29,12 +29,12 @@ from mutuelle.access.policy import (
     readable_version,
 )
 from mutuelle.api.downloads import first_made, streamed
+from mutuelle.api import hot
 from mutuelle.api.facets import facet_answer, parse_facet_params
 from mutuelle.api.openapi import file_answers
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.models import Version
 from mutuelle.core import clock
-from mutuelle.core.cache import digest
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, NotFound, QueryError
 from mutuelle.query import answers
@@ -44,6 +44,7 @@ from mutuelle.query.exports import (
     FILE_FORMATS,
     GEO_FORMATS,
     PARQUET_COMPRESSIONS,
+    check_decimal,
     check_format,
     gzip_compressor,
     write_file_export,
@@ -114,8 +115,7 @@ def _request(select: str | None, where: str | list[str] | None, group_by: str | 
 # -- /records ----------------------------------------------------------------------------------
 
 def _answer_headers(version: Version, key: tuple[object, ...]) -> dict[str, str]:
-    return {"ETag": f'"{digest(key)}"',
-            "Cache-Control": cache_control(publicly_readable(version), max_age=60)}
+    return hot.answer_headers(key, publicly_readable(version))
 
 
 def answered(request: Request, settings: Settings, version: Version, route: str,
@@ -147,6 +147,7 @@ def records(
     include_app_metas: IncludeAppMetas = False, after: After = None,
 ) -> Response:
     version = _version_of(session, viewer, dataset_id)
+    hot.learn(request, viewer, dataset_id, version)
     params = RecordsParams.of(select=select, where=where, group_by=group_by, order_by=order_by,
                               limit=limit, offset=offset, refine=refine, exclude=exclude,
                               lang=lang, timezone=timezone, after=after,
@@ -201,7 +202,8 @@ def facets(dataset_id: str, request: Request, session: SessionDep, settings: Set
     check_lang(lang)
     read = layout(settings, version)
     specs = parse_facet_params(facet or [], read.schema, version.fields)
-    clauses = tuple(w for w in listed(where) if w.strip())
+    query, clauses = hot.facets_key(facet, listed(where), refine, exclude, lang, timezone)
+    hot.learn(request, viewer, dataset_id, version)
     req = replace(_request(None, list(clauses), None, None, None, 0, refine, exclude, timezone,
                            lang), now=clock.now())
 
@@ -210,7 +212,6 @@ def facets(dataset_id: str, request: Request, session: SessionDep, settings: Set
             found = facet_answer(con, specs, req, read.schema, _source(settings, version, read=read))
         return {"links": [], "facets": found}
 
-    query = (tuple(facet or ()), clauses, tuple(refine or ()), tuple(exclude or ()), lang, timezone)
     return answered(request, settings, version, "facets", query, compute,
                     volatile=answers.uses_now(*clauses))
 
@@ -248,6 +249,7 @@ class ExportOptions:
     description_fields: tuple[str, ...] = ()
     use_extension: bool = True
     lang: str = "fr"
+    decimal: str = "point"
 
     def writer_options(self, version: Version, fmt: str) -> dict[str, Any]:
         """``writer_for``'s keywords for ``fmt``."""
@@ -256,6 +258,7 @@ class ExportOptions:
         return {"delimiter": self.delimiter, "quote_all": self.quote_all,
                 "with_bom": self.with_bom, "labels": labels, "epsg": self.epsg,
                 "parquet_compression": self.parquet_compression, "layer": version.dataset.slug,
+                "decimal": self.decimal,
                 "gpx": {"name_field": self.name_field, "description_fields": self.description_fields,
                         "use_extension": self.use_extension}}
 
@@ -287,11 +290,15 @@ def export(
         description="gpx: fields (comma-separated) describing each feature")] = None,
     use_extension: Annotated[bool, Query(description="gpx: fields in <extensions> (else in "
                                                      "<desc>)")] = True,
+    decimal: Annotated[str, Query(description="csv (mutuelle): decimal mark of decimal numbers, "
+                                              "point or comma (`1234,5`, for French Excel; "
+                                              "not with delimiter `,`)")] = "point",
 ) -> Response:
     check_format(format)
     check_lang(lang)
     if delimiter not in CSV_DELIMITERS:
         raise InvalidInput(f"delimiter must be one of {', '.join(map(repr, CSV_DELIMITERS))}")
+    check_decimal(decimal, delimiter if format == "csv" else None)
     if parquet_compression not in PARQUET_COMPRESSIONS:
         raise InvalidInput(f"parquet_compression must be one of {', '.join(PARQUET_COMPRESSIONS)}")
     version = _version_of(session, viewer, dataset_id)
@@ -300,7 +307,7 @@ def export(
                             parquet_compression=parquet_compression, name_field=name_field,
                             description_fields=tuple(f.strip() for f in (description_field_list or "").split(",")
                                                      if f.strip()),
-                            use_extension=use_extension, lang=lang)
+                            use_extension=use_extension, lang=lang, decimal=decimal)
     return send_export(request, session, viewer, settings, version, format, select=select,
                        where=where, group_by=group_by, order_by=order_by, limit=limit,
                        refine=refine, exclude=exclude, timezone=timezone, options=options)

@@ -103,7 +103,8 @@ def dataset_ods(d: Dataset) -> dict[str, Any]:
                    for f in fields],
         "metas": {"default": {
             "title": d.title, "description": d.description, "theme": d.themes or None,
-            "keyword": d.keywords or None, "license": d.licence, "publisher": d.organisation.name,
+            "keyword": d.keywords or None, "license": d.licence,
+            "publisher": d.producer or d.organisation.name,
             "modified": (latest.created_at if latest else d.updated_at).isoformat(),
             "records_count": latest.row_count if latest else 0, "language": "fr",
             "territory": d.spatial_coverage or None, "update_frequency": d.frequency,
@@ -335,8 +336,9 @@ def catalog_export(format: str, request: Request, session: SessionDep, settings:
     try:   # everything that can fail does so before the first byte
         chosen = _open(stack, session, settings, viewer, ask, budget=False)
         query = _ranked(build_query(req, CATALOG_SCHEMA, SOURCE), ask, order_by)
-        if dcat:   # the lists, as lists
-            query = query.select(*(exp.column(c) for c in ("themes", "keywords", "territories")))
+        if dcat:   # the lists, as lists; who publishes and who produced, apart
+            query = query.select(*(exp.column(c) for c in (
+                "themes", "keywords", "territories", "organisation_name", "producer")))
         reader = chosen.cursor.execute(query.sql(dialect="duckdb")).fetch_record_batch(
             min(settings.export_batch_rows, EXPORT_BATCH_ROWS))
     except BaseException:

@@ -31,7 +31,7 @@ from mutuelle.catalog.models import Version
 from mutuelle.core import clock
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, MutuelleError, QueryError
-from mutuelle.query.exports import CSV_DELIMITERS, EXPORT_FORMATS, primary_geometry
+from mutuelle.query.exports import CSV_DELIMITERS, EXPORT_FORMATS, check_decimal, primary_geometry
 from mutuelle.query.odsql import QueryRequest, build_count, build_query
 from mutuelle.query.records import GEO_POINT, ROW_ID, Layout, check_lang, layout
 from mutuelle.query.records import source as _source
@@ -284,9 +284,10 @@ def v1_download(dataset_id: str, request: Request, session: SessionDep, settings
     separator = params.get("csv_separator") or ";"
     if separator not in CSV_DELIMITERS:
         raise InvalidInput(f"csv_separator must be one of {', '.join(map(repr, CSV_DELIMITERS))}")
+    decimal = check_decimal(params.get("decimal") or "point", separator if fmt == "csv" else None)
     options = ExportOptions(delimiter=separator, with_bom=_flag(params, "with_bom", False),
                             use_labels=_flag(params, "use_labels_for_header", False),
-                            lang=query.lang)
+                            lang=query.lang, decimal=decimal)
     return send_export(request, session, viewer, settings, version, fmt, select=query.select,
                        where=list(query.where), group_by=None, order_by=query.order_by,
                        limit=_number(params, "rows", -1), refine=list(query.refine),

@@ -38,15 +38,19 @@ def _when(value: Any) -> str | None:
 
 
 def dataset_turtle(record: Mapping[str, Any], base_url: str) -> str:
-    """One dataset (a row of the catalogue) with its CSV distribution."""
+    """One dataset (a row of the catalogue) with its CSV distribution: ``dct:publisher`` the
+    organisation publishing it, ``dct:creator`` its producer when another made the data."""
     page = f"{base_url}/datasets/{record['dataset_id']}"
+    publisher = record.get("organisation_name") or record["publisher"]
     lines = [f"{_iri(page)} a dcat:Dataset ;",
              f"    dct:identifier {literal(str(record['dataset_uid']))} ;",
              f"    dct:title {literal(str(record['title']))}@fr ;",
              f"    dct:description {literal(str(record.get('description') or ''))}@fr ;",
-             f"    dct:publisher [ a foaf:Organization ; foaf:name {literal(str(record['publisher']))} ] ;",
+             f"    dct:publisher [ a foaf:Organization ; foaf:name {literal(str(publisher))} ] ;",
              f"    dct:license {literal(str(record.get('license') or ''))} ;",
              f"    dcat:landingPage {_iri(page)} ;"]
+    if record.get("producer"):
+        lines.append(f"    dct:creator [ a foaf:Agent ; foaf:name {literal(str(record['producer']))} ] ;")
     frequency = FREQUENCIES.get(str(record.get("frequency") or "unknown"), "UNKNOWN")
     lines.append(f"    dct:accrualPeriodicity <http://publications.europa.eu/resource/authority/frequency/{frequency}> ;")
     for word in record.get("keywords") or []:

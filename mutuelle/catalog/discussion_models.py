@@ -30,6 +30,12 @@ class Thread(Base):
     internal: Mapped[bool] = mapped_column(Boolean, default=True)
     author_id: Mapped[str | None] = mapped_column(
         ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True)
+    #: Started by a visitor without an account (a problem report: ``discussions.threads
+    #: .report_as_visitor``); its first message has no author.
+    visitor: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The address such a visitor left to be answered ("" otherwise): shown to the object's
+    #: editors only.
+    contact: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 

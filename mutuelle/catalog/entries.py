@@ -64,6 +64,8 @@ class CatalogEntry(Base):
     organisation_id: Mapped[str] = mapped_column(String(32), default="")
     organisation_slug: Mapped[str] = mapped_column(String(100), default="")
     organisation_name: Mapped[str] = mapped_column(String(300), default="")
+    #: The dataset's producer ("" when it is the organisation itself).
+    producer: Mapped[str] = mapped_column(String(300), default="")
     themes: Mapped[list[Any]] = mapped_column(TextList, default=list)
     keywords: Mapped[list[Any]] = mapped_column(TextList, default=list)
     territories: Mapped[list[Any]] = mapped_column(TextList, default=list)
@@ -122,8 +124,8 @@ def _build_chunk(session: Session, ids: list[str]) -> list[dict[str, Any]]:
     o = Organisation.__table__.c
     rows = session.execute(
         select(d.id, d.slug, d.title, d.description, d.licence, d.frequency, d.access, d.status,
-               d.organisation_id, o.slug.label("org_slug"), o.name.label("org_name"), d.themes,
-               d.keywords, d.spatial_coverage, d.updated_at, d.published_at, d.created_at)
+               d.organisation_id, o.slug.label("org_slug"), o.name.label("org_name"), d.producer,
+               d.themes, d.keywords, d.spatial_coverage, d.updated_at, d.published_at, d.created_at)
         .join(Organisation.__table__, o.id == d.organisation_id).where(d.id.in_(ids))).all()
     latest = _latest_versions(session, ids)
     fields = _fields(session, [v["id"] for v in latest.values()])
@@ -140,7 +142,7 @@ def _build_chunk(session: Session, ids: list[str]) -> list[dict[str, Any]]:
             "description": r.description or "", "licence": r.licence or "",
             "frequency": r.frequency or "", "access": r.access, "status": r.status,
             "organisation_id": r.organisation_id, "organisation_slug": r.org_slug,
-            "organisation_name": r.org_name, "themes": list(r.themes),
+            "organisation_name": r.org_name, "producer": r.producer or "", "themes": list(r.themes),
             "keywords": list(r.keywords), "territories": codes,
             "territory_names": [names.get(c, c) for c in codes],
             "formats": [version["format"]] if version and version["format"] else [],

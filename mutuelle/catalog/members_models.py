@@ -147,14 +147,15 @@ class LoginSession(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, counted per account and per address to throttle guessing (kept in the
-    catalogue so that every worker counts the same failures)."""
+    """An event counted to throttle: a failed sign-in, per account and per address, to slow
+    guessing; a visitor's problem report, per address, to stop floods (kept in the catalogue
+    so that every worker counts the same events)."""
 
     __tablename__ = "login_failure"
     __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(100))   # "account:<sha256>" or "address:<ip>"
+    key: Mapped[str] = mapped_column(String(100))   # "account:<sha256>", "address:<ip>", "report:<ip>"
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 

@@ -84,6 +84,9 @@ class Dataset(Base):
     keywords: Mapped[list[Any]] = mapped_column(TextList, default=list)
     spatial_coverage: Mapped[list[Any]] = mapped_column(TextList, default=list)  # INSEE codes
     frequency: Mapped[str] = mapped_column(String(20), default="unknown")
+    #: Who produced the data (free text: INSEE, a survey office...), when it is not the
+    #: organisation publishing them; Opendatasoft's ``publisher`` meta.
+    producer: Mapped[str] = mapped_column(String(300), default="")
     access: Mapped[str] = mapped_column(String(20), default="public")
     status: Mapped[str] = mapped_column(String(20), default="draft")
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisation.id"), index=True)

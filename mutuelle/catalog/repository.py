@@ -76,7 +76,12 @@ def list_organisations(session: Session) -> Sequence[Organisation]:
 
 
 #: Longest text of each dataset metadata field (characters).
-TEXT_LIMITS = {"title": 500, "description": 100_000, "licence": 200}
+TEXT_LIMITS = {"title": 500, "description": 100_000, "licence": 200, "producer": 300}
+#: Text fields that may be left empty.
+OPTIONAL_TEXTS = frozenset({"description", "producer"})
+#: The metadata a dataset is created or changed with (besides its title).
+METADATA_FIELDS = frozenset({"description", "licence", "themes", "keywords", "spatial_coverage",
+                             "frequency", "producer", "access"})
 #: Longest list and longest word of the list fields.
 LIST_LIMITS = {"themes": (50, 100), "keywords": (100, 100), "spatial_coverage": (50_000, 20)}
 
@@ -88,7 +93,7 @@ def _check_dataset_fields(values: dict[str, Any]) -> None:
     for key, limit in TEXT_LIMITS.items():
         if key in values:
             check_text(values[key], key, max_length=limit, multiline=key == "description",
-                       required=key != "description")
+                       required=key not in OPTIONAL_TEXTS)
     for key, (most, longest) in LIST_LIMITS.items():
         if key in values:
             items = values[key]
@@ -124,8 +129,7 @@ def new_dataset(session: Session, *, organisation: Organisation, title: str,
         raise InvalidInput(f"the slug {slug!r} is reserved: choose another")
     if session.scalar(select(Dataset).where(Dataset.slug == slug)):
         raise InvalidInput(f"a dataset {slug!r} already exists")
-    unknown = set(metadata) - {"description", "licence", "themes", "keywords", "spatial_coverage",
-                               "frequency", "access"}
+    unknown = set(metadata) - METADATA_FIELDS
     if unknown:
         raise InvalidInput(f"unknown dataset metadata: {', '.join(sorted(unknown))}")
     _check_dataset_fields({"title": title, **metadata})
@@ -136,8 +140,7 @@ def update_dataset(session: Session, dataset: Dataset, **metadata: Any) -> Datas
     """Change a dataset's metadata (not its id nor its slug)."""
     _check_dataset_fields(metadata)
     for key, value in metadata.items():
-        if key not in {"title", "description", "licence", "themes", "keywords", "spatial_coverage",
-                       "frequency", "access"}:
+        if key != "title" and key not in METADATA_FIELDS:
             raise InvalidInput(f"unknown dataset metadata: {key}")
         setattr(dataset, key, value)
     session.flush()

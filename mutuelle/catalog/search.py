@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 #: Weight of a word by where it is found (BM25F-like: a title word counts four description words).
 WEIGHTS = {"title": 4.0, "keywords": 3.0, "themes": 3.0, "organisation_name": 2.0,
-           "territories": 2.0, "field_text": 1.5, "description": 1.0}
+           "producer": 2.0, "territories": 2.0, "field_text": 1.5, "description": 1.0}
 #: BM25's saturation and length normalisation.
 K1, B = 1.2, 0.75
 #: How much a word found only by a typo or as a prefix counts against one of the same stem.
@@ -106,7 +106,8 @@ _ENTRY_DDL = """
 CREATE TABLE entry (
     key INTEGER, id VARCHAR, slug VARCHAR, title VARCHAR, description VARCHAR, licence VARCHAR,
     frequency VARCHAR, access VARCHAR, status VARCHAR, organisation_id VARCHAR,
-    organisation_slug VARCHAR, organisation_name VARCHAR, themes VARCHAR[], keywords VARCHAR[],
+    organisation_slug VARCHAR, organisation_name VARCHAR, producer VARCHAR, themes VARCHAR[],
+    keywords VARCHAR[],
     territories VARCHAR[], territory_names VARCHAR[], formats VARCHAR[], schema_name VARCHAR,
     field_text VARCHAR, records_count BIGINT, version_number INTEGER, has_geo BOOLEAN,
     modified TIMESTAMPTZ, published_at TIMESTAMPTZ, created_at TIMESTAMPTZ, popularity INTEGER,
@@ -120,13 +121,16 @@ CREATE TABLE entry_facet (key INTEGER, facet VARCHAR, value_id INTEGER);
 #: The copy's columns filled from the catalogue (``dataset_id`` is ``id`` here, as the
 #: policy's filter names it).
 _COPIED = [c for c in ENTRY_COLUMNS if c not in ("revision", "present")]
-#: The catalogue as Opendatasoft's Explore API names its fields (``catalog_datasets``).
+#: The catalogue as Opendatasoft's Explore API names its fields (``catalog_datasets``);
+#: ``publisher`` (Opendatasoft's free text) is the producer, else the publishing organisation.
 ODS_VIEW = """
 CREATE VIEW catalog_datasets AS SELECT
     id, status, access, organisation_id, themes, keywords, territories, formats,
+    organisation_name, producer,
     slug AS dataset_id, id AS dataset_uid, title, description,
     array_to_string(themes, ', ') AS theme, array_to_string(keywords, ', ') AS keyword,
-    licence AS license, organisation_name AS publisher, organisation_slug AS organisation,
+    licence AS license, coalesce(nullif(producer, ''), organisation_name) AS publisher,
+    organisation_slug AS organisation,
     modified, published_at AS published, records_count, frequency,
     array_to_string(territories, ', ') AS spatial_coverage,
     array_to_string(territory_names, ', ') AS territory,

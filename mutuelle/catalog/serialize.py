@@ -40,7 +40,8 @@ def dataset_json(d: Dataset, *, full: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": d.id, "slug": d.slug, "title": d.title, "description": d.description,
         "licence": d.licence, "themes": d.themes, "keywords": d.keywords,
-        "spatial_coverage": d.spatial_coverage, "frequency": d.frequency, "access": d.access,
+        "spatial_coverage": d.spatial_coverage, "frequency": d.frequency, "producer": d.producer,
+        "access": d.access,
         "status": d.status, "organisation": d.organisation.slug,
         "created_at": d.created_at.isoformat(), "updated_at": d.updated_at.isoformat(),
         "latest_version": latest.number if latest else None,

@@ -102,6 +102,10 @@ class Settings:
     login_max_failures_per_address: int = _setting(
         20, "Failed sign-ins allowed per client address within LOGIN_WINDOW_MINUTES.")
     login_window_minutes: int = _setting(15, "Window over which failed sign-ins are counted.")
+    report_max_per_address: int = _setting(
+        5, "Problem reports a visitor without an account may send from one client address within "
+        "REPORT_WINDOW_MINUTES; the next one is refused (429).")
+    report_window_minutes: int = _setting(60, "Window over which visitors' problem reports are counted.")
     trusted_proxies: str = _setting(
         "", "Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
         "and X-Real-IP headers are believed, for logs and throttling only; empty: none.")

@@ -3,7 +3,9 @@ mentions, follows, and the notifications they bring (replies, mentions, new vers
 
 Who may read or write is decided by ``access.policy.thread_allowed``: a thread is seen by
 whoever may read its object, an internal thread only by members of the object's
-organisations; anonymous visitors never see internal threads and never write.
+organisations; anonymous visitors never see internal threads and never write, except a
+problem report on a dataset they may read (``report_as_visitor``: an internal thread, throttled
+per address, with the address they leave to be answered).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from mutuelle.access import throttle
 from mutuelle.access.policy import (
     Viewer,
     allowed,
@@ -33,7 +36,8 @@ from mutuelle.catalog.discussion_models import (
 )
 from mutuelle.catalog.members_models import User
 from mutuelle.core.clock import now
-from mutuelle.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from mutuelle.core.config import Settings
+from mutuelle.core.errors import Busy, Forbidden, InvalidInput, NotFound, Unauthenticated
 from mutuelle.core.text import check_text
 
 MAX_TITLE = 300
@@ -105,6 +109,45 @@ def start_thread(session: Session, viewer: Viewer, kind: str, object_id: str, *,
     session.flush()
     _add_comment(session, viewer, thread, subject, body)
     follow(session, viewer, kind, thread.object_id)
+    return thread
+
+
+class ReportsThrottled(Busy):
+    """Too many problem reports from one address within the window (429)."""
+
+    error_code = "TooManyReports"
+
+
+#: An address left to be answered: something@somewhere.tld, without spaces.
+_CONTACT = re.compile(r"[^\s@<>\"]+@[^\s@<>\"]+\.[^\s@<>\"]+")
+
+
+def is_contact(text: str) -> bool:
+    """Whether ``text`` reads as an email address one may answer."""
+    return len(text) <= 320 and _CONTACT.fullmatch(text) is not None
+
+
+def report_as_visitor(session: Session, settings: Settings, viewer: Viewer, dataset_key: str, *,
+                      title: str, body: str, contact: str = "", address: str) -> Thread:
+    """A problem reported on a dataset by a visitor without an account: an internal thread
+    (the dataset's organisations see it; an unsigned message is never published), its first
+    message without author, and ``contact``, the address they leave to be answered (optional).
+    At most ``report_max_per_address`` reports per client address within the window."""
+    subject = readable_dataset(session, viewer, dataset_key)   # NotFound first: hides it
+    if not allowed(viewer, "report", subject):
+        raise Forbidden("you may not report a problem on this dataset")
+    contact = check_text(contact.strip(), "contact", max_length=320)
+    if contact and not is_contact(contact):
+        raise InvalidInput(f"contact must be an email address, not {contact[:60]!r}")
+    if throttle.reports_throttled(session, settings, address):
+        raise ReportsThrottled("too many problem reports from this address: try again later")
+    thread = Thread(object_kind="dataset", object_id=subject.id, internal=True, visitor=True,
+                    title=check_text(title, "title", max_length=MAX_TITLE, required=True),
+                    author_id=None, contact=contact)
+    session.add(thread)
+    session.flush()
+    _add_comment(session, viewer, thread, subject, body)
+    throttle.record_report(session, settings, address)
     return thread
 
 

@@ -50,6 +50,9 @@ GEO_FORMATS = ("geojson", "shp", "kml", "gpx", "fgb")
 FILE_FORMATS = {"shp": ("ESRI Shapefile", "shp"), "fgb": ("FlatGeobuf", "fgb")}
 #: Field delimiters of CSV exports (Opendatasoft's list).
 CSV_DELIMITERS = (";", ",", "\t", "|")
+#: Decimal marks of CSV exports (ours: Opendatasoft has no such parameter): ``comma`` writes
+#: decimal numbers as French Excel reads them (``1234,5``); whole numbers and text are as they are.
+CSV_DECIMALS = ("point", "comma")
 #: Compression codecs of Parquet exports (Opendatasoft's list; snappy by default there).
 PARQUET_COMPRESSIONS = ("snappy", "zstd")
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header
@@ -130,12 +133,41 @@ def gzipped(chunks: Iterable[bytes]) -> Iterator[bytes]:
     yield packer.flush()
 
 
+def check_decimal(decimal: str, delimiter: str | None = None) -> str:
+    """The decimal mark of a CSV export (``point`` or ``comma``); a comma cannot go with the
+    delimiter ``,``: a spreadsheet splitting fields at commas would cut every number in two."""
+    if decimal not in CSV_DECIMALS:
+        raise InvalidInput(f"decimal must be one of {', '.join(CSV_DECIMALS)}, not {decimal!r}")
+    if decimal == "comma" and delimiter == ",":
+        raise InvalidInput("decimal=comma cannot go with delimiter ',': choose the delimiter "
+                           "';' (the default), tab or '|'")
+    return decimal
+
+
+def with_decimal_comma(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Decimal numbers (floating point and fixed decimals) as text with a decimal comma
+    (``1234,5``: Arrow's own writing of the number, its point made a comma); whole numbers,
+    text and every other type are left as they are."""
+    for batch in batches:
+        columns, changed = [], False
+        for column in batch.columns:
+            if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
+                column = pc.replace_substring(pc.cast(column, pa.string()), ".", ",")
+                changed = True
+            columns.append(column)
+        yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if changed else batch
+
+
 def write_csv(batches: Iterator[pa.RecordBatch], *, delimiter: str = ";", quote_all: bool = False,
-              with_bom: bool = False, header: Sequence[str] | None = None) -> Iterator[bytes]:
+              with_bom: bool = False, header: Sequence[str] | None = None,
+              decimal: str = "point") -> Iterator[bytes]:
     """CSV (Opendatasoft's default delimiter is ';') with Arrow's writer; ``header``: the
-    column names to write when no batch comes (an empty table still gets its header)."""
+    column names to write when no batch comes (an empty table still gets its header);
+    ``decimal``: the decimal mark of decimal numbers (see ``check_decimal``)."""
     if len(delimiter) != 1 or delimiter in "\"\r\n":
         raise InvalidInput(f"delimiter must be one character other than a quote or a newline, not {delimiter!r}")
+    if check_decimal(decimal, delimiter) == "comma":
+        batches = with_decimal_comma(batches)
     if with_bom:
         yield "\ufeff".encode()
     quoting = "all_valid" if quote_all else "needed"
@@ -489,10 +521,11 @@ def writer_for(fmt: str, geo: set[str], *, delimiter: str = ";", quote_all: bool
                with_bom: bool = False, timezone: str = "UTC",
                labels: dict[str, str] | None = None, epsg: int = WGS84,
                parquet_compression: str = "zstd", layer: str = "data",
-               gpx: dict[str, Any] | None = None
+               gpx: dict[str, Any] | None = None, decimal: str = "point"
                ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[bytes]]:
     """The streaming writer of one format: datetimes in ``timezone``, columns named by their
-    ``labels`` (csv, xlsx), shapes projected in ``epsg`` (by the query: named in GeoJSON)."""
+    ``labels`` (csv, xlsx), shapes projected in ``epsg`` (by the query: named in GeoJSON),
+    decimal numbers of a CSV with a ``decimal`` point or comma."""
     check_format(fmt)
     if fmt in FILE_FORMATS:
         raise InvalidInput(f"{fmt} exports are written by write_file_export")
@@ -502,8 +535,10 @@ def writer_for(fmt: str, geo: set[str], *, delimiter: str = ";", quote_all: bool
         if delimiter not in CSV_DELIMITERS:
             shown = ", ".join(repr(d) for d in CSV_DELIMITERS)
             raise InvalidInput(f"delimiter must be one of {shown}, not {delimiter!r}")
+        check_decimal(decimal, delimiter)
         return lambda b: write_csv(relabel(localise(b, timezone, as_text=True), named),
-                                   delimiter=delimiter, quote_all=quote_all, with_bom=with_bom)
+                                   delimiter=delimiter, quote_all=quote_all, with_bom=with_bom,
+                                   decimal=decimal)
     if fmt == "json":
         return lambda b: write_json(b, geo, tz)
     if fmt == "jsonl":

@@ -1,7 +1,7 @@
 """Dashboards and saved charts on the site: the list of dashboards, a dashboard's page, its
-embed and the embed of one of its blocks (a KPI), the editor (blocks added, moved, resized and
-removed in the browser, saved through ``/api/dashboards``), and a chart's page, embed and
-builder.
+embed and the embed of one of its blocks (a KPI), the editor (blocks added, changed, moved,
+resized and removed in the browser, saved through ``/api/dashboards``), and a chart's page,
+embed and builder.
 
 Each block is drawn here from the services: a KPI computed live, a chart's rows, an
 indicator's or a dataset's static map, a table, sanitised Markdown, a scenario, an indicator's
@@ -496,7 +496,9 @@ def delete_dashboard(dashboard_id: str, session: SessionDep, viewer: ViewerDep) 
 @router.post("/dashboards/blocs/apercu", response_class=HTMLResponse)
 async def block_preview(request: Request, session: SessionDep, settings: SettingsDep,
                         viewer: ViewerDep) -> Response:
-    """A block drawn before it is added (the editor's "Ajouter"): checked as saving would."""
+    """A block drawn before it is added or changed in place (the editor's "Ajouter le bloc",
+    "Mettre à jour le bloc"): checked as saving would. With ``dashboard`` (its id), a block
+    keeps a KPI target whose date has passed since that dashboard was saved."""
     if not viewer.signed_in:
         raise Unauthenticated("sign in to build dashboards")
     try:
@@ -504,8 +506,16 @@ async def block_preview(request: Request, session: SessionDep, settings: Setting
     except ValueError:
         raise InvalidInput("the body must be a JSON block") from None
     block = body.get("block") if isinstance(body, dict) else None
+    before: list[dict[str, Any]] = []
+    dashboard_id = body.get("dashboard") if isinstance(body, dict) else None
+    if dashboard_id is not None:
+        if not isinstance(dashboard_id, str):
+            raise InvalidField("dashboard", "dashboard: the id of the dashboard edited, as text")
+        dashboard = boards.get_dashboard(session, viewer, dashboard_id)
+        require(viewer, "edit", dashboard, what=f"dashboard {dashboard_id!r}")
+        before = list(dashboard.blocks or [])
     saved = boards.check_blocks(session, settings, viewer,
-                                [parse(Block, block, where="blocks.0")])
+                                [parse(Block, block, where="blocks.0")], before=before)
     item = block_view(request, session, settings, viewer, Block.model_validate(saved[0]))
     return render(request, "dashboards/block_preview.html", {"item": item, "editing": True})
 

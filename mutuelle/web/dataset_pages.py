@@ -8,18 +8,20 @@ is first shown.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import TemplateNotFound, pass_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mutuelle.access import csrf, throttle
 from mutuelle.access.accounts import get_group, get_user, grants_on, list_groups
 from mutuelle.access.policy import (
     Viewer,
@@ -28,19 +30,24 @@ from mutuelle.access.policy import (
     publicly_readable,
     readable_dataset,
     readable_version,
+    require,
 )
 from mutuelle.catalog import repository as repo
 from mutuelle.catalog.members_models import PartnerGroup, User
 from mutuelle.catalog.models import FREQUENCIES, Dataset, Version
 from mutuelle.catalog.observatory_models import Territory
+from mutuelle.core.cache import Cache
 from mutuelle.core.config import Settings
-from mutuelle.core.errors import InvalidInput, MutuelleError, Unauthenticated
+from mutuelle.core.errors import InvalidInput, MutuelleError, NotFound
 from mutuelle.discussions import threads
+from mutuelle.geo.referential import geometry_path
+from mutuelle.geo.static_map import StaticMap, static_map
 from mutuelle.ingest.service import publish_version
 from mutuelle.members import workflow
 from mutuelle.members.looks import look_of
 from mutuelle.query.records import EXPLORE
 from mutuelle.requests import (
+    CsrfRefused,
     SessionDep,
     SettingsDep,
     ViewerDep,
@@ -74,6 +81,7 @@ from mutuelle.web.pages import (
     templates,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 #: The tabs, in the order shown.
@@ -81,6 +89,10 @@ TABS = ("information", "table", "chart", "map", "api", "export")
 EMBED_VIEWS = ("table", "map")
 #: Territories of the coverage named on the page (the others are counted).
 COVERAGE_NAMED = 50
+#: Most territories of a coverage drawn on its small map (a bigger coverage has no map: its
+#: drawing would outweigh the page), and the map's width in SVG units (it sits beside the names).
+COVERAGE_MAPPED = 200
+COVERAGE_MAP_WIDTH = 240
 #: Title of the discussion threads that report a problem on the data: the producer sees
 #: them counted at the top of the page.
 REPORT_PREFIX = "Signalement : "
@@ -178,6 +190,62 @@ def coverage_names(session: Session, codes: list[str]) -> list[tuple[str, str | 
 
 
 @dataclass(frozen=True)
+class CoverageMap:
+    """The small static map of a coverage: the territories of one level around those covered
+    (``covered``: their codes, drawn in colour), with the names of those covered."""
+
+    drawing: StaticMap
+    level: str
+    vintage: int
+    covered: frozenset[str]
+    names: list[str]
+
+
+#: Coverage maps already drawn, by contour file (path and stamp), level and codes.
+_COVERAGE_MAPS: Cache[tuple[Any, ...], StaticMap] = Cache("web.coverage_maps", max_items=128)
+
+
+def coverage_map(session: Session, settings: Settings, codes: list[str]) -> CoverageMap | None:
+    """The coverage drawn with ``geo.static_map``: its codes at the level most of them are at
+    (in the newest vintage knowing them), with their neighbours of that level around; None when
+    the referential does not know them, has no contours for them, or they are too many."""
+    wanted = sorted({str(c) for c in codes})
+    if not wanted or len(wanted) > COVERAGE_MAPPED:
+        return None
+    newest: dict[str, tuple[int, str, str]] = {}
+    for code, level, vintage, name in session.execute(
+            select(Territory.code, Territory.level, Territory.vintage, Territory.name)
+            .where(Territory.code.in_(wanted))):
+        if code not in newest or vintage > newest[code][0]:
+            newest[code] = (vintage, level, name)
+    groups: dict[tuple[int, str], list[str]] = {}
+    for code, (vintage, level, _name) in newest.items():
+        groups.setdefault((vintage, level), []).append(code)
+    if not groups:
+        return None
+    (vintage, level), covered = max(groups.items(), key=lambda g: (len(g[1]), g[0][0]))
+    path = geometry_path(settings, vintage, level)
+    try:
+        stamp = path.stat()
+    except FileNotFoundError:
+        return None
+    key = (str(path), stamp.st_mtime_ns, stamp.st_size, level, tuple(sorted(covered)))
+    drawing = _COVERAGE_MAPS.get(key)
+    if drawing is None:
+        try:
+            drawing = static_map(settings, vintage, level, covered, width=COVERAGE_MAP_WIDTH,
+                                 max_shapes=2 * COVERAGE_MAPPED)
+        except NotFound:
+            return None
+        _COVERAGE_MAPS.put(key, drawing)
+    if not any(shape.code in covered for shape in drawing.shapes):
+        return None
+    chosen = set(covered)
+    names = [newest[c][2] for c in dict.fromkeys(str(c) for c in codes) if c in chosen]
+    return CoverageMap(drawing, level, vintage, frozenset(covered), names)
+
+
+@dataclass(frozen=True)
 class VersionDiff:
     """What changed from one version to another: columns and rows."""
 
@@ -270,7 +338,9 @@ def api_calls(base: str, dataset: Dataset, version: Version, latest: bool, odsql
 def export_links(dataset: Dataset, version: Version, odsql: Odsql, view: TableView
                  ) -> list[dict[str, Any]]:
     """Each export format: the whole dataset's link and the link of what the table shows (its
-    filters, order and columns; a geographic format keeps the geometry column)."""
+    filters, order and columns; a geographic format keeps the geometry column); with the
+    export's address (``base``) and the parameters of what is shown (``items``), for the CSV
+    forms whose options (``decimal=comma``) the visitor chooses."""
     slug = quote(dataset.slug, safe="")
     geometries = [f.name for f in version.fields if f.type == "geometry"]
     out = []
@@ -283,7 +353,7 @@ def export_links(dataset: Dataset, version: Version, odsql: Odsql, view: TableVi
             columns = [geometries[0], *view.columns]
             items = [("select", ", ".join(odsql_field(c) for c in columns)),
                      *odsql.items(with_select=False)]
-        out.append({"format": fmt, "all": base,
+        out.append({"format": fmt, "all": base, "base": base, "items": items,
                     "seen": f"{base}?{urlencode(items)}" if items else base})
         if fmt == "csv":
             out.append({"format": "csv_comma", "all": f"{base}?delimiter=%2C",
@@ -388,6 +458,9 @@ def _dataset_page(request: Request, session: Session, settings: Settings, viewer
     diff, diff_problem = _diff(request, versions, version, _)
     discussion = threads.section(session, viewer, "dataset", dataset.id)
     reports = [t for t, _c in discussion["threads"] if t.title.startswith(REPORT_PREFIX)]
+    # the address a visitor left with a report: for the dataset's editors only
+    contacts = {t.id: t.contact for t in reports if t.visitor and t.contact} \
+        if allowed(viewer, "edit", dataset) else {}
     can_manage = allowed(viewer, "manage", dataset)
     problems = [(table.status if table else 200, "table"), (map_status, "map"),
                 (400 if diff_problem else 200, "information")]
@@ -406,11 +479,13 @@ def _dataset_page(request: Request, session: Session, settings: Settings, viewer
         "versions": versions, "diff": diff, "diff_problem": diff_problem,
         "coverage": coverage_names(session, list(dataset.spatial_coverage)),
         "coverage_count": len(dataset.spatial_coverage),
+        "coverage_map": coverage_map(session, settings, list(dataset.spatial_coverage)),
         "can_submit": allowed(viewer, "submit", dataset),
         "can_publish": allowed(viewer, "publish", dataset), "can_manage": can_manage,
         "groups": list_groups(session) if can_manage else [],
         "grants": _grants(session, dataset) if can_manage else {},
         "discussion": discussion, "reports": reports, "report_kinds": REPORT_KINDS,
+        "report_contacts": contacts,
         "report": report or {}, "report_labels": _report_labels(_), "frequencies": FREQUENCIES,
         "metadata": metadata or {}, "map": map_part, "map_problem": map_problem,
         "map_messages": json.dumps(map_messages(_, language(request))).replace("<", "\\u003c"),
@@ -518,6 +593,11 @@ def dataset_embed(slug: str, request: Request, session: SessionDep, settings: Se
 
 # --- metadata, edited in place ----------------------------------------------------------------
 
+async def _form_names(request: Request) -> frozenset[str]:
+    """The names of the fields a form sent (FastAPI reads an empty field as one not sent)."""
+    return frozenset((await request.form()).keys())
+
+
 @router.post("/datasets/{slug}/metadata", response_class=HTMLResponse)
 def edit_metadata(
     slug: str, request: Request, session: SessionDep, settings: SettingsDep, viewer: ViewerDep,
@@ -526,13 +606,18 @@ def edit_metadata(
     keywords: Annotated[str | None, Form()] = None,
     spatial_coverage: Annotated[str | None, Form()] = None,
     frequency: Annotated[str | None, Form()] = None,
+    producer: Annotated[str | None, Form()] = None,
+    names: Annotated[frozenset[str], Depends(_form_names)] = frozenset(),
 ) -> Response:
     """The metadata form of the Information tab: the same service as ``PATCH
-    /api/datasets/{id}`` (``catalog.repository.update_dataset``), only the fields sent."""
+    /api/datasets/{id}`` (``catalog.repository.update_dataset``), only the fields sent (a
+    field sent empty clears it: a producer, themes...)."""
     dataset = dataset_for(session, viewer, "edit", slug)
     _ = gettext_for(request)
     sent = {"title": title, "description": description, "licence": licence, "themes": themes,
-            "keywords": keywords, "spatial_coverage": spatial_coverage, "frequency": frequency}
+            "keywords": keywords, "spatial_coverage": spatial_coverage, "frequency": frequency,
+            "producer": producer}
+    sent = {k: "" if v is None and k in names else v for k, v in sent.items()}
     lists = ("themes", "keywords", "spatial_coverage")
     changes = {k: (_split(v) if k in lists else v.strip() if k != "description" else v)
                for k, v in sent.items() if v is not None}
@@ -562,29 +647,64 @@ def report_problem(
     kind: Annotated[str, Form(max_length=20)] = "",
     subject: Annotated[str, Form(max_length=200)] = "",
     message: Annotated[str, Form(max_length=10_000)] = "",
+    contact: Annotated[str, Form(max_length=320)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    site_web: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """A visitor reports a problem on the data: a public discussion thread on the dataset,
-    counted for the producer at the top of its page."""
+    """A visitor reports a problem on the data. A member's report is a public discussion
+    thread; a visitor without an account (on data anyone may read) sends an internal one, seen
+    by the producer only, with an address to be answered — protected by the form's CSRF token
+    (required even without cookies), a honeypot field (``site_web``, hidden: a robot that fills
+    it is thanked and nothing is kept) and a limit per address (429). The producer sees both
+    kinds counted at the top of its page."""
     dataset = readable_dataset(session, viewer, slug)   # NotFound first: hides it
-    if viewer.user_id is None:
-        raise Unauthenticated("sign in to take part in discussions")
+    require(viewer, "report", dataset, what=f"dataset {slug!r}")
     _ = gettext_for(request)
+    anonymous = viewer.user_id is None and not viewer.operator
+    address = client_address(request)
+    if anonymous:
+        key = csrf.secret_key(settings)
+        if not csrf.token_ok(key, request.cookies.get(csrf.CSRF_COOKIE),
+                             getattr(request.state, "session_hash", None), csrf_token):
+            raise CsrfRefused("this form has expired or was not sent by this portal: reload "
+                              "the page and try again")
+        if site_web.strip():   # a robot: thanked, nothing kept, counted against its address
+            log.info("report_refused reason=honeypot dataset=%s address=%s", dataset.slug, address)
+            throttle.record_report(session, settings, address)
+            session.commit()
+            return see_other(f"/datasets/{dataset.slug}?reported=1#signaler")
     labels = _report_labels(_)
+    sent = {"kind": kind, "subject": subject, "message": message, "contact": contact}
     try:
         if kind not in REPORT_KINDS:
             raise FormProblem(_("Choisissez la nature du problème."))
         if not subject.strip() or not message.strip():
             raise FormProblem(_("Décrivez le problème : un titre et un message."))
-        threads.start_thread(session, viewer, "dataset", dataset.id, internal=False,
-                             title=f"{REPORT_PREFIX}{labels[kind]} — {subject.strip()}"[:threads.MAX_TITLE],
-                             body=message.strip())
+        title = f"{REPORT_PREFIX}{labels[kind]} — {subject.strip()}"[:threads.MAX_TITLE]
+        if anonymous:
+            if contact.strip() and not threads.is_contact(contact.strip()):
+                raise FormProblem(_("L’adresse électronique « %(value)s » n’en est pas une : "
+                                    "corrigez-la ou laissez le champ vide.", value=contact.strip()[:60]))
+            threads.report_as_visitor(session, settings, viewer, dataset.id, title=title,
+                                      body=message.strip(), contact=contact, address=address)
+        else:
+            threads.start_thread(session, viewer, "dataset", dataset.id, internal=False,
+                                 title=title, body=message.strip())
         session.commit()
+    except threads.ReportsThrottled:
+        session.rollback()
+        log.info("report_refused reason=throttled dataset=%s address=%s", dataset.slug, address)
+        return _dataset_page(request, session, settings, viewer, dataset,
+                             _shown_version(dataset, viewer), status=429, report={
+                                 **sent, "lang": language(request), "error": _(
+                                     "Trop de signalements envoyés depuis votre connexion : "
+                                     "réessayez dans %(minutes)s minutes, ou connectez-vous.",
+                                     minutes=settings.report_window_minutes)})
     except (FormProblem, InvalidInput) as exc:
         session.rollback()
         return _dataset_page(request, session, settings, viewer, dataset,
                              _shown_version(dataset, viewer), status=400, report={
-                                 "kind": kind, "subject": subject, "message": message,
-                                 "error": exc.message,
+                                 **sent, "error": exc.message,
                                  "lang": language(request) if isinstance(exc, FormProblem) else "en"})
     return see_other(f"/datasets/{dataset.slug}?reported=1#signaler")
 

@@ -202,7 +202,8 @@ _CODE_NAMES = {
               "current_password": "mot de passe actuel", "dataset": "jeu de données",
               "label": "libellé", "numerator": "numérateur", "denominator": "dénominateur",
               "code_column": "colonne des codes", "filters": "filtres", "access": "accès",
-              "frequency": "fréquence"},
+              "frequency": "fréquence", "producer": "producteur", "licence": "licence",
+              "contact": "adresse électronique"},
 }
 
 SERVICE_MESSAGES: tuple[tuple[str, str], ...] = (
@@ -456,6 +457,12 @@ SERVICE_MESSAGES: tuple[tuple[str, str], ...] = (
     ("page must be a whole number from 1, not {q}", "la page doit être un nombre entier à partir de 1, pas {q}"),
     ("{field} must be one of {t}, not {q}", "{field} : une valeur parmi {t} est attendue, pas {q}"),
     ("{field} must be an indicator id", "{field} : l’identifiant d’un indicateur est attendu"),
+    # text fields checked by core.text.check_text
+    ("{field} is {n} characters long; at most {n2}",
+     "{field} : {n} caractères, quand {n2} au plus sont acceptés"),
+    ("{field} holds a control character ({t}) at position {n}",
+     "{field} : caractère de contrôle ({t}) en position {n}"),
+    ("{field} must not be empty", "{field} : ce champ ne peut pas être vide"),
     # a field's name before its message ("page: ..."); last, as the most general
     ("{field}: {msg}", "{field} : {msg}"),
 )

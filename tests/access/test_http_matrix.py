@@ -201,7 +201,7 @@ class Case:
 
     method: str
     url: Callable[[Portal, str], str]
-    rule: str                      # read, edit, publish, comment, site, member, signed, open...
+    rule: str                      # read, edit, publish, comment, report, site, member, open...
     body: Callable[[Portal, str], dict[str, Any]] | None = None
     kind: str = "dataset"          # dataset, scenario, none
     fresh: bool = False            # changes its object: a new one for each allowed caller
@@ -301,7 +301,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ("POST", "/datasets/{slug}/versions/{number}/publish"): [Case("POST", lambda p, o: f"/datasets/{o}/versions/1/publish", "publish", ok=303)],
     ("GET", "/datasets/{slug}/embed"): [Case("GET", lambda p, o, v=v: f"/datasets/{o}/embed?view={v}", "read_page") for v in ("table", "map")],
     ("POST", "/datasets/{slug}/metadata"): [Case("POST", lambda p, o: f"/datasets/{o}/metadata", "edit", _form({"keywords": "matrice"}), ok=303)],
-    ("POST", "/datasets/{slug}/signalement"): [Case("POST", lambda p, o: f"/datasets/{o}/signalement", "comment", _form({
+    ("POST", "/datasets/{slug}/signalement"): [Case("POST", lambda p, o: f"/datasets/{o}/signalement", "report", _form({
         "kind": "error", "subject": "Valeur", "message": "Bonjour"}), ok=303)],
     # -- scenarios (city A's, by another member of A)
     ("GET", "/api/scenarios/{scenario_id}"): [Case("GET", lambda p, o: f"/api/scenarios/{p.scenarios[o]}", "read", kind="scenario")],
@@ -489,6 +489,8 @@ def expected(case: Case, actor: str, level: str) -> int:
         return case.ok
     if case.rule in ("comment", "copy"):
         return 401 if actor == "anonymous" else case.ok
+    if case.rule == "report":   # anyone who reads it; a visitor with the form's token only
+        return 403 if actor == "anonymous" else case.ok
     allowed = PUBLISHERS if case.rule == "publish" else EDITORS
     if actor in allowed:
         if case.rule == "submit" and level != "draft":

@@ -222,3 +222,43 @@ def test_catalogue_exports_stream_what_the_caller_may_see(schools, fmt: str) -> 
                 assert (f"/datasets/{slug}" in text or f'"{slug}"' in text or f"{slug};" in text) \
                     == (slug in SEES[viewer]), (viewer, slug)
     assert client.get(f"{CATALOG}/exports/geojson").status_code == 404
+
+
+# -- the producer: a field of the native API, Opendatasoft's publisher, DCAT's creator ------------
+
+def test_the_producer_is_edited_through_the_api_and_shown_as_opendatasofts_publisher(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from portal import make_portal  # type: ignore[import-not-found]
+
+    api = make_portal(tmp_path_factory.mktemp("producer"))
+    metas = lambda: api.get(f"{CATALOG}/datasets/offres").json()["metas"]["default"]  # noqa: E731
+    assert api.get("/api/datasets/offres").json()["producer"] == ""
+    assert metas()["publisher"] == "Lyon"   # no producer: the organisation publishing it
+    producer = "France Travail Auvergne-Rhône-Alpes"
+    changed = api.patch("/api/datasets/offres", json={"producer": producer})
+    assert changed.status_code == 200 and changed.json()["producer"] == producer
+    assert api.get("/api/datasets/offres").json()["producer"] == producer
+    assert metas()["publisher"] == producer
+    found = api.get(f"{CATALOG}/datasets", params={"where": f'publisher = "{producer}"',
+                                                   "select": "dataset_id, publisher"}).json()
+    assert found == {"total_count": 1, "results": [{"dataset_id": "offres", "publisher": producer}]}
+    facets = api.get(f"{CATALOG}/facets", params={"facet": "publisher"}).json()["facets"][0]["facets"]
+    assert {(f["name"], f["count"]) for f in facets} == {(producer, 1), ("Lyon", 1)}
+    assert [d["slug"] for d in api.get("/api/datasets", params={"q": "France Travail"}).json()[
+        "results"]] == ["offres"]   # the producer's words are searched
+    turtle = api.get(f"{CATALOG}/exports/dcat").text
+    offres = turtle.split("/datasets/offres> a dcat:Dataset", 1)[1].split(" .\n", 1)[0]
+    assert 'dct:publisher [ a foaf:Organization ; foaf:name "Lyon" ]' in offres
+    assert f'dct:creator [ a foaf:Agent ; foaf:name "{producer}" ]' in offres
+    brouillon = turtle.split("/datasets/brouillon> a dcat:Dataset", 1)[1].split(" .\n", 1)[0]
+    assert "dct:creator" not in brouillon   # no producer: the publisher alone
+    # refusals name the field; "" gives the organisation back
+    too_long = api.patch("/api/datasets/offres", json={"producer": "x" * 301})
+    assert too_long.status_code == 422 and "producer" in too_long.text
+    control = api.patch("/api/datasets/offres", json={"producer": "INSEE\u0007"})
+    assert control.status_code == 422 and "producer" in control.text
+    assert api.patch("/api/datasets/offres", json={"producer": ""}).json()["producer"] == ""
+    assert metas()["publisher"] == "Lyon"
+    created = api.post("/api/datasets", json={"organisation": "lyon", "title": "Recensement",
+                                              "producer": "INSEE"})
+    assert created.status_code == 201 and created.json()["producer"] == "INSEE"

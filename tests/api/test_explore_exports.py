@@ -35,6 +35,34 @@ def test_csv_export_options_delimiter_quote_all_and_bom(api: TestClient) -> None
     assert response.content.decode("utf-8-sig").splitlines() == ['"id","libelle"', '"1","Agent de nettoyage"']
 
 
+def test_csv_export_writes_decimal_numbers_with_a_comma_when_asked(api: TestClient) -> None:
+    params = {"select": "id, code_commune, salaire, salaire / 2 as moitie, 1234.5 as fixe, "
+                        "geo_point_2d", "order_by": "id"}
+    comma = api.get(f"{EXPORTS}/csv", params={**params, "decimal": "comma"})
+    assert comma.status_code == 200, comma.text
+    rows = list(csv.reader(io.StringIO(comma.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["id", "code_commune", "salaire", "moitie", "fixe", "geo_point_2d"]
+    # doubles and fixed decimals with a comma; whole numbers, codes and text as they are
+    assert rows[1] == ["1", "69123", "1800,5", "900,25", "1234,5", "45.764, 4.8357"]
+    assert rows[7][:3] == ["7", "2A004", "1950"] and rows[8][2:4] == ["", ""]  # no salary: empty
+    point = api.get(f"{EXPORTS}/csv", params=params)   # the default: a point, as Opendatasoft
+    assert list(csv.reader(io.StringIO(point.content.decode("utf-8-sig")), delimiter=";"))[1] == [
+        "1", "69123", "1800.5", "900.25", "1234.5", "45.764, 4.8357"]
+    tab = api.get(f"{EXPORTS}/csv", params={**params, "decimal": "comma", "delimiter": "\t"})
+    assert tab.content.decode("utf-8-sig").splitlines()[1].split("\t")[2] == '"1800,5"'
+
+
+def test_a_decimal_comma_with_a_comma_delimiter_is_refused_clearly(api: TestClient) -> None:
+    clash = api.get(f"{EXPORTS}/csv", params={"decimal": "comma", "delimiter": ","})
+    assert clash.status_code == 400
+    assert clash.json()["message"] == ("decimal=comma cannot go with delimiter ',': choose the "
+                                       "delimiter ';' (the default), tab or '|'")
+    unknown = api.get(f"{EXPORTS}/csv", params={"decimal": "virgule"})
+    assert unknown.status_code == 400 and "point, comma" in unknown.json()["message"]
+    # outside CSV the delimiter means nothing: no clash
+    assert api.get(f"{EXPORTS}/json", params={"decimal": "comma", "delimiter": ","}).status_code == 200
+
+
 def test_json_jsonl_and_geojson_exports_hold_every_record(api: TestClient) -> None:
     as_json = api.get(f"{EXPORTS}/json").json()
     assert len(as_json) == 8 and as_json[6]["code_commune"] == "2A004"

@@ -117,6 +117,17 @@ def test_download_is_a_csv_export_with_v1_options(portal: Portal) -> None:
     assert [f["properties"]["id"] for f in geo["features"]] == [1, 9]
 
 
+def test_download_takes_the_decimal_comma_of_the_explore_export(portal: Portal) -> None:
+    response = portal.anonymous.get(DOWNLOAD, params={"format": "csv", "decimal": "comma"})
+    rows = list(csv.DictReader(io.StringIO(response.text), delimiter=";"))
+    assert [r["surface"] for r in rows] == [str(r.surface).removesuffix(".0").replace(".", ",")
+                                            for r in ROWS]   # 1250,5 and 2800
+    assert rows[0]["id"] == "1" and rows[0]["geo_point_2d"] == f"{ROWS[0].lat}, {ROWS[0].lon}"
+    clash = portal.anonymous.get(DOWNLOAD, params={"format": "csv", "decimal": "comma",
+                                                   "csv_separator": ","})
+    assert clash.status_code == 400 and "decimal=comma" in clash.json()["error"]
+
+
 def test_download_errors_are_v1_bodies(portal: Portal) -> None:
     missing = portal.anonymous.get("/explore/dataset/nulle-part/download/", params={"format": "csv"})
     assert missing.status_code == 404 and list(missing.json()) == ["error"]

@@ -11,6 +11,7 @@ import csv
 import html as html_lib
 import io
 import re
+from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,8 +21,10 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from mutuelle.catalog import repository as repo
+from mutuelle.catalog.discussion_models import Thread
 from mutuelle.catalog.observatory_models import Territory
 from mutuelle.core.errors import NotFound
 from mutuelle.ingest.service import import_file
@@ -383,6 +386,70 @@ def test_the_export_tab_offers_every_format_geo_ones_with_a_geometry(
     assert set(feature["properties"]) == {"NOM_IRIS"}
 
 
+class _CsvForms(HTMLParser):
+    """The CSV download forms of the Export tab: action, hidden fields, checkboxes, button."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+        self.inside = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form" and "csv-download" in (found.get("class") or ""):
+            self.inside = True
+            self.forms.append({"action": found["action"], "method": found["method"], "hidden": [],
+                               "boxes": [], "button": {}})
+        elif self.inside and tag == "input" and found.get("type") == "hidden":
+            self.forms[-1]["hidden"].append((found["name"], found["value"]))
+        elif self.inside and tag == "input" and found.get("type") == "checkbox":
+            self.forms[-1]["boxes"].append((found["name"], found["value"], found["id"]))
+        elif self.inside and tag == "button":
+            self.forms[-1]["button"] = found
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def csv_forms(html: str) -> list[dict[str, Any]]:
+    parsed = _CsvForms()
+    parsed.feed(html)
+    return parsed.forms
+
+
+def test_the_csv_form_of_the_export_tab_offers_a_decimal_comma_for_all_and_for_what_i_see(
+        client: TestClient, budget: str) -> None:
+    params = [("tab", "export"), ("Chapitre__in", "011"), ("Chapitre__in", "012"),
+              ("_col", "Chapitre"), ("_col", AMOUNT)]
+    export = panel(client.get(f"/datasets/{budget}", params=params).text, "export")
+    every, seen = csv_forms(export)
+    for form in (every, seen):
+        assert form["method"] == "get" and form["action"].endswith("/exports/csv")
+        assert [box[:2] for box in form["boxes"]] == [("decimal", "comma")]
+        assert f'<label for="{form["boxes"][0][2]}">virgule décimale' in export
+    assert every["hidden"] == [] and every["button"]["data-export"] == "csv"
+    assert {name for name, _ in seen["hidden"]} == {"select", "where"}
+    assert seen["button"]["data-export-seen"] == "csv"
+    expected = [(r["Chapitre"], r[AMOUNT]) for r in file_rows(client.app, budget)
+                if r["Chapitre"] in ("011", "012")]
+    # the box ticked: what the table shows, decimal numbers with a comma
+    answer = client.get(html_lib.unescape(seen["action"]), params=[
+        *seen["hidden"], ("decimal", "comma")])
+    assert answer.status_code == 200 and answer.content.startswith(b"\xef\xbb\xbf")
+    lines = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig")), delimiter=";"))
+    assert lines[0] == ["Chapitre", AMOUNT]
+    assert lines[1:] == [[chapter, f"{amount}".replace(".", ",")] for chapter, amount in expected]
+    assert "21782048,19" in {line[1] for line in lines[1:]}
+    # not ticked: the whole dataset with a point, years and codes as they are
+    whole = client.get(html_lib.unescape(every["action"])).content.decode("utf-8-sig")
+    first = list(csv.reader(io.StringIO(whole), delimiter=";"))[1]
+    assert first[:4] == ["2021", "011", "Charges à caractère général", "21782048.19"]
+    ticked = client.get(html_lib.unescape(every["action"]), params={"decimal": "comma"})
+    assert list(csv.reader(io.StringIO(ticked.content.decode("utf-8-sig")), delimiter=";"))[1][:4] \
+        == ["2021", "011", "Charges à caractère général", "21782048,19"]
+
+
 # --- Information ------------------------------------------------------------------------------
 
 def test_coverage_is_shown_as_names(app: Any, client: TestClient, budget: str) -> None:
@@ -391,6 +458,34 @@ def test_coverage_is_shown_as_names(app: Any, client: TestClient, budget: str) -
         session.commit()
     info = main_text(client.get(f"/datasets/{budget}", params={"tab": "information"}).text)
     assert "Lyon (69123)" in info and "99999" in info
+
+
+def test_the_coverage_of_a_demo_dataset_is_a_small_map_beside_its_names(
+        demo_public_api: TestClient) -> None:
+    page = demo_public_api.get("/datasets/communes-val-sauvage", params={"tab": "information"})
+    assert page.status_code == 200
+    info = panel(page.text, "information")
+    figure = info.split('<figure class="coverage-map"', 1)[1].split("</figure>", 1)[0]
+    communes = demo_public_api.get("/api/datasets/communes-val-sauvage").json()["spatial_coverage"]
+    covered = set(re.findall(r'<path d="[^"]+" class="covered" data-code="([^"]+)"', figure))
+    assert covered == set(communes) and len(covered) == 8
+    drawn = re.findall(r'data-code="([^"]+)"><title>([^<]+)</title>', figure)
+    assert {code for code, _name in drawn} >= covered and 'data-level="commune"' in figure
+    # the text alternative names every territory covered, as the list beside it does
+    assert re.search(r'<svg viewBox="[-0-9. ]+" role="img" aria-labelledby="coverage-map-title '
+                     r'coverage-map-desc"', figure)
+    desc = html_lib.unescape(re.search(r'<desc id="coverage-map-desc">(.*?)</desc>', figure).group(1))
+    names = dict(drawn)
+    assert desc.startswith("En couleur, les 8 territoires couverts : ")
+    for code in communes:
+        assert names[code] in desc and f"{names[code]} ({code})" in main_text(page.text)
+    assert "<script" not in figure   # no map library: SVG drawn by the server
+
+
+def test_a_coverage_the_referential_does_not_know_has_no_map(client: TestClient, budget: str) -> None:
+    info = panel(client.get(f"/datasets/{budget}", params={"tab": "information"}).text,
+                 "information")
+    assert "99999" in info and "coverage-map" not in info
 
 
 def test_metadata_is_edited_in_place_through_the_catalogue_service(
@@ -426,6 +521,30 @@ def test_metadata_is_edited_in_place_through_the_catalogue_service(
     assert anonymous_client.post(f"/datasets/{budget}/metadata",
                                  data={"title": "Intrus"}).status_code == 401
     assert "edit-metadata" not in anonymous_client.get(f"/datasets/{budget}").text
+
+
+def test_the_producer_is_edited_in_place_and_shown_beside_the_publishing_organisation(
+        app: Any, client: TestClient, budget: str) -> None:
+    info = panel(client.get(f"/datasets/{budget}", params={"tab": "information"}).text, "information")
+    assert re.search(r'<dt>Producteur</dt><dd data-producer><a href="/o/lyon">Ville de Lyon</a>', info)
+    assert '<input type="text" id="meta-producer" name="producer" maxlength="300"' in info
+    done = client.post(f"/datasets/{budget}/metadata", follow_redirects=False,
+                       data={"producer": "  Direction des finances  "})
+    assert done.status_code == 303
+    info = panel(client.get(done.headers["location"]).text, "information")
+    assert '<dt>Producteur</dt><dd data-producer>Direction des finances</dd>' in info
+    assert '<dt>Publié par</dt><dd><a href="/o/lyon">Ville de Lyon</a></dd>' in info
+    assert 'name="producer" maxlength="300" aria-describedby="meta-producer-hint" value="Direction des finances"' in info
+    api = client.get(f"/api/datasets/{budget}").json()
+    assert api["producer"] == "Direction des finances" and api["title"] == "Budget primitif"
+    assert client.post(f"/datasets/{budget}/metadata", data={"producer": ""},
+                       follow_redirects=False).status_code == 303
+    with app.state.sessions() as session:
+        assert repo.get_dataset(session, budget).producer == ""
+    refused = client.post(f"/datasets/{budget}/metadata", data={"producer": "x" * 301})
+    assert refused.status_code == 422
+    assert "producteur : 301 caractères, quand 300 au plus sont acceptés" in main_text(refused.text)
+    assert '<details class="edit-metadata" id="modifier" open>' in refused.text
 
 
 def test_versions_are_compared_by_schema_and_rows(
@@ -512,10 +631,110 @@ def test_a_visitor_reports_a_problem_and_the_producer_sees_it(
     public = anonymous_client.get(f"/datasets/{budget}").text
     assert "Montant du chapitre 012" in public          # a public thread
     assert "signalement d’un problème" not in public   # the banner is the producer's
-    assert "Connectez-vous pour signaler un problème" in public
+
+
+def _report_form(client: TestClient, slug: str) -> dict[str, str]:
+    """The fields of the report form a visitor gets (its CSRF token, empty honeypot)."""
+    form = client.get(f"/datasets/{slug}").text.split('id="signaler"', 1)[1].split("</form>", 1)[0]
+    fields = dict(re.findall(r'<input type="(?:hidden|text|email)"[^>]* name="([^"]+)"[^>]*?'
+                             r'(?: value="([^"]*)")?>', form))
+    return {name: html_lib.unescape(value) for name, value in fields.items()}
+
+
+def test_a_visitor_without_an_account_reports_a_problem_only_the_producer_reads(
+        app: Any, anonymous_client: TestClient, budget: str) -> None:
+    page = anonymous_client.get(f"/datasets/{budget}").text
+    form = page.split('id="signaler"', 1)[1].split("</form>", 1)[0]
+    assert 'action="/datasets/budget-primitif/signalement"' in form
+    assert 'name="contact"' in form and 'class="field report-trap"' in form
+    fields = _report_form(anonymous_client, budget)
+    assert fields["csrf_token"] and fields["site_web"] == "" and fields["contact"] == ""
+    sent = anonymous_client.post(f"/datasets/{budget}/signalement", follow_redirects=False, data={
+        **fields, "kind": "outdated", "subject": "Budget 2021 périmé",
+        "message": "Le budget 2022 est voté depuis mars.", "contact": "habitant@exemple.fr"})
+    assert sent.status_code == 303 and sent.headers["location"].endswith("reported=1#signaler")
+    assert "votre signalement est transmis au producteur" in main_text(
+        anonymous_client.get(sent.headers["location"]).text)
+    # the producer (an editor of the organisation) sees it, as a signed-in report, and the
+    # address left to answer; visitors and other members do not
+    producer = member_key(app.state.settings, "redactrice@lyon.example", roles={"lyon": "editor"})
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False, headers=producer) as editor:
+        seen = main_text(editor.get(f"/datasets/{budget}").text)
+    assert "1 signalement d’un problème sur ces données." in seen
+    assert "Signalement : Données périmées — Budget 2021 périmé" in seen
+    assert "Le budget 2022 est voté depuis mars." in seen and "visiteur sans compte" in seen
+    assert "Adresse laissée pour une réponse : habitant@exemple.fr" in seen
     anonymous_client.cookies.clear()
-    assert anonymous_client.post(f"/datasets/{budget}/signalement", data={
-        "kind": "error", "subject": "x", "message": "y"}).status_code == 401
+    public = anonymous_client.get(f"/datasets/{budget}").text
+    assert "Budget 2021 périmé" not in public and "habitant@exemple.fr" not in public
+    stranger = member_key(app.state.settings, "voisine@ailleurs.example")
+    with TestClient(app, client=LOOPBACK, raise_server_exceptions=False, headers=stranger) as other:
+        assert "habitant@exemple.fr" not in other.get(f"/datasets/{budget}").text
+
+
+def test_a_visitors_report_needs_the_form_token_and_a_real_address(
+        app: Any, anonymous_client: TestClient, budget: str) -> None:
+    report = {"kind": "error", "subject": "x", "message": "y"}
+    anonymous_client.cookies.clear()
+    forged = anonymous_client.post(f"/datasets/{budget}/signalement", data=report)
+    assert forged.status_code == 403
+    assert "ce formulaire a expiré ou ne vient pas de ce portail" in main_text(forged.text)
+    fields = _report_form(anonymous_client, budget)
+    wrong = anonymous_client.post(f"/datasets/{budget}/signalement", data={
+        **fields, **report, "contact": "pas une adresse"})
+    assert wrong.status_code == 400
+    assert "L’adresse électronique « pas une adresse » n’en est pas une" in main_text(wrong.text)
+    assert '<details open>' in wrong.text and 'value="pas une adresse"' in wrong.text
+    with app.state.sessions() as session:
+        assert not session.scalars(select(Thread)).all()   # nothing kept
+
+
+def test_a_robot_filling_the_honeypot_is_thanked_and_nothing_is_kept(
+        app: Any, anonymous_client: TestClient, budget: str) -> None:
+    fields = _report_form(anonymous_client, budget)
+    bot = anonymous_client.post(f"/datasets/{budget}/signalement", follow_redirects=False, data={
+        **fields, "kind": "other", "subject": "Cheap pills", "message": "http://spam.example",
+        "site_web": "http://spam.example"})
+    assert bot.status_code == 303 and bot.headers["location"].endswith("reported=1#signaler")
+    with app.state.sessions() as session:
+        assert not session.scalars(select(Thread)).all()
+
+
+def test_reports_from_one_address_past_the_limit_are_a_429_in_french(
+        settings: Any, fixtures_dir: Path) -> None:
+    from mutuelle.app import create_app
+
+    limited = create_app(replace(settings, report_max_per_address=2, report_window_minutes=30))
+    slug = seed(limited, fixtures_dir / "awkward" / "budget_cp1252.csv", "Budget primitif")
+    with TestClient(limited, client=LOOPBACK, raise_server_exceptions=False) as visitor:
+        fields = _report_form(visitor, slug)
+        for n in range(2):
+            sent = visitor.post(f"/datasets/{slug}/signalement", follow_redirects=False, data={
+                **fields, "kind": "error", "subject": f"Erreur {n}", "message": "Une valeur fausse."})
+            assert sent.status_code == 303, sent.text
+        third = visitor.post(f"/datasets/{slug}/signalement", data={
+            **fields, "kind": "error", "subject": "Erreur 3", "message": "Encore une."})
+        assert third.status_code == 429
+        assert ("Trop de signalements envoyés depuis votre connexion : réessayez dans 30 minutes, "
+                "ou connectez-vous.") in main_text(third.text)
+        assert 'value="Erreur 3"' in third.text   # what was typed is kept
+    with TestClient(limited, client=("192.0.2.7", 50000), raise_server_exceptions=False) as other:
+        fields = _report_form(other, slug)   # another address is not held back
+        assert other.post(f"/datasets/{slug}/signalement", follow_redirects=False, data={
+            **fields, "kind": "error", "subject": "Autre", "message": "Ailleurs."}).status_code == 303
+    with limited.state.sessions() as session:
+        assert sorted(t.title.rsplit(" — ", 1)[1] for t in session.scalars(select(Thread))) == [
+            "Autre", "Erreur 0", "Erreur 1"]
+
+
+def test_an_internal_dataset_takes_no_report_from_a_visitor(
+        app: Any, anonymous_client: TestClient, fixtures_dir: Path, budget: str) -> None:
+    slug = seed(app, fixtures_dir / "awkward" / "budget_cp1252.csv", "Budget interne",
+                access="internal")
+    fields = _report_form(anonymous_client, budget)   # a valid token from a public page
+    hidden = anonymous_client.post(f"/datasets/{slug}/signalement", data={
+        **fields, "kind": "error", "subject": "x", "message": "y"})
+    assert hidden.status_code == 404 and "Budget interne" not in hidden.text
 
 
 # --- embeds and access levels -----------------------------------------------------------------
