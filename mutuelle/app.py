@@ -24,7 +24,7 @@ from mutuelle.api.errors import install_error_handlers
 from mutuelle.api.hot import Datasets, HotAnswers
 from mutuelle.api.openapi import install_openapi
 from mutuelle.api.timing import ServerTiming
-from mutuelle.catalog.db import engine, sessions, upgrade
+from mutuelle.catalog.db import sessions, upgrade
 from mutuelle.core.config import Settings, load_settings
 from mutuelle.federation.portals import PortalHosts
 from mutuelle.ingest.service import after_commit, recover_imports
@@ -111,8 +111,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     install_openapi(app)   # every operation's error answers, once every route is in
     _serve_docs(app)
     app.state.hot_datasets = Datasets()
-    app.add_middleware(HotAnswers, settings=settings, engine=engine(settings),  # innermost
-                       datasets=app.state.hot_datasets)
+    app.add_middleware(HotAnswers, settings=settings, datasets=app.state.hot_datasets,  # innermost
+                       sessions=app.state.sessions)
     app.add_middleware(DefaultCacheControl)
     app.add_middleware(TrailingSlashes)
     app.add_middleware(HeadAsGet)

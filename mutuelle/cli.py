@@ -101,6 +101,10 @@ class NoDelayH11Protocol(H11Protocol):
         super().connection_made(transport)  # type: ignore[arg-type]
 
 
+#: How long ``serve`` keeps an idle connection open (nginx's default).
+KEEP_ALIVE_SECONDS = 75
+
+
 @app.command()
 def serve(host: str | None = None, port: int | None = None,
           workers: Annotated[int, typer.Option(help="worker processes")] = 1,
@@ -122,8 +126,10 @@ def serve(host: str | None = None, port: int | None = None,
     settings, session = _session()
     session.close()
     console.print(f"mutuelle is serving on [bold]http://{host}:{port}/[/] (data in {settings.home})")
+    # Idle connections are kept KEEP_ALIVE_SECONDS: longer than clients keep theirs (httpx 5 s),
+    # so that a client never reuses one the server is closing at the same instant.
     uvicorn.run("mutuelle.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", http=NoDelayH11Protocol)
+                log_level="warning", http=NoDelayH11Protocol, timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
 @app.command()

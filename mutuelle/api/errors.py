@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 #: follow Opendatasoft's: 400 for a parameter that does not fit.
 OPENDATASOFT_PREFIXES = ("/api/explore/", "/api/records/")
 API_PREFIXES = ("/api", "/tiles")
+#: What a request is told when no catalogue connection freed up in time.
+CATALOGUE_BUSY = "the catalogue is busy; retry in a few seconds"
 
 
 def validation_status(path: str) -> int:
@@ -97,6 +100,13 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error path=%s", request.url.path)
         return _render(request, 500, {"error_code": "InternalError",
                                       "message": "internal error; it has been logged"})
+
+    @app.exception_handler(PoolTimeout)
+    async def catalogue_busy(request: Request, exc: PoolTimeout) -> Response:
+        # every connection of the catalogue's pool held longer than its timeout: a burst
+        log.warning("catalogue_pool_exhausted path=%s", request.url.path)
+        return _render(request, 503, {"error_code": "CatalogueBusy", "message": CATALOGUE_BUSY},
+                       {"Retry-After": "2"})
 
     async def resource_lacking(request: Request, exc: Exception) -> Response:
         # A full disk, an unwritable store or no memory left: 507/503 saying so, not a bug's 500.

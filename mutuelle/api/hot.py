@@ -1,21 +1,24 @@
-"""Hot answers: a repeated anonymous ``/records`` or ``/facets`` call answered from memory
-before any route runs.
+"""Hot answers: a repeated ``/records`` or ``/facets`` call on data anyone may read answered
+from memory before any route runs.
 
 An answer is a pure function of (version checksum, normalised query, access class)
 (``query.answers``). The route learns, for an anonymous visitor, which version a dataset's
 address names and that anyone may read it, together with the catalogue revision read when the
 call came in (``catalog.entries``: every change to a dataset, a version, a field or an
-organisation takes the next revision). While the revision has not moved, a later anonymous call
-is keyed exactly as the route would key it (the same ``RecordsParams``, the same facets key, the
+organisation takes the next revision). While the revision has not moved, a later call is keyed
+exactly as the route would key it (the same ``RecordsParams``, the same facets key, the
 parameters read as FastAPI reads them) and, when its answer is in memory, sent as the route
-would send it: same body, ETag, Cache-Control, 304. Anything else goes on to the route: a caller
-with an API key or a session cookie, a parameter this module does not read the way FastAPI
-does, a clause calling ``now()``, an answer not kept, a revision that moved (another worker may
-have published, hidden or deleted the dataset: the route decides again).
+would send it: same body, ETag, Cache-Control, 304. A caller with credentials (an API key, a
+session cookie) gets it once they are checked, in a thread, as the route checks them: a bad
+or revoked key, or a session that is not a member's, goes to the route. Anything else goes on
+to the route too: a parameter this module does not read the way FastAPI does, a clause calling
+``now()``, an answer not kept, a revision that moved (another worker may have published,
+hidden or deleted the dataset: the route decides again).
 
-What it saves is the route's fixed cost, measured on a repeated first page: the thread hop of a
-synchronous route, FastAPI's dependencies and the catalogue session reading the dataset and its
-versions (``bench/api.py``, repeated queries).
+The revision is read through a connection of the middleware's own: the event loop never waits
+for the routes' pool. What it saves is the route's fixed cost, measured on a repeated first
+page: the thread hop of a synchronous route, FastAPI's dependencies and the catalogue session
+reading the dataset and its versions (``bench/api.py``, repeated queries).
 """
 
 from __future__ import annotations
@@ -25,19 +28,23 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, text
+from anyio import to_thread
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from mutuelle.access.policy import ANONYMOUS, Viewer, cache_control
+from mutuelle.access.viewers import viewer_of_request
+from mutuelle.catalog.db import single_connection
 from mutuelle.catalog.models import Version
 from mutuelle.core.cache import digest
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import MutuelleError
 from mutuelle.query import answers
 from mutuelle.query.records import Page, RecordsParams, access_class, page_query
-from mutuelle.requests import SESSION_COOKIE, base_url
+from mutuelle.requests import SESSION_COOKIE, api_key_of, base_url
 
 PREFIX = "/api/explore/v2.1/catalog/datasets/"
 #: Where the revision read when a call came in is left for the route (``request.state``).
@@ -48,10 +55,13 @@ _INT = re.compile(r"^-?[0-9]{1,9}$")
 #: Booleans as pydantic reads them from a query string (anything else: the route answers).
 _BOOLS = {"true": True, "1": True, "on": True, "yes": True, "t": True, "y": True,
           "false": False, "0": False, "off": False, "no": False, "f": False, "n": False}
-_RECORDS_PARAMS = frozenset({"select", "where", "group_by", "order_by", "limit", "offset",
+#: Who calls, as far as the headers tell: nobody in particular, or someone with credentials
+#: (checked in a thread before an answer is sent them).
+ANONYMOUS_CALLER, CREDENTIALS = "anonymous", "credentials"
+_RECORDS_PARAMS = frozenset({"apikey", "select", "where", "group_by", "order_by", "limit", "offset",
                              "refine", "exclude", "lang", "timezone", "after", "include_links",
                              "include_app_metas"})
-_FACETS_PARAMS = frozenset({"facet", "where", "refine", "exclude", "lang", "timezone"})
+_FACETS_PARAMS = frozenset({"apikey", "facet", "where", "refine", "exclude", "lang", "timezone"})
 _STATE_SQL = text("SELECT epoch, revision FROM catalog_state WHERE id = 1")
 
 
@@ -109,30 +119,49 @@ def learn(request: Request, viewer: Viewer, dataset_key: str, version: Version) 
 class HotAnswers:
     """ASGI middleware answering repeated anonymous /records and /facets calls from memory."""
 
-    def __init__(self, app: Any, settings: Settings, engine: Engine, datasets: Datasets) -> None:
-        self.app, self.settings, self.engine, self.datasets = app, settings, engine, datasets
+    def __init__(self, app: Any, settings: Settings, datasets: Datasets,
+                 sessions: sessionmaker[Session]) -> None:
+        self.app, self.settings, self.datasets, self.sessions = app, settings, datasets, sessions
+        # its own connection: the event loop never waits for the routes' pool
+        self.engine = single_connection(settings)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             route = _route(scope["path"])
-            if route is not None and _anonymous(scope):
+            caller = _caller(scope) if route is not None else None
+            if route is not None and caller is not None:
                 state = self._state()
                 if state is not None:
-                    scope.setdefault("state", {})[SEEN] = state
-                    if await self._answer(scope, send, state, *route):
+                    if caller == ANONYMOUS_CALLER:
+                        scope.setdefault("state", {})[SEEN] = state
+                    if await self._answer(scope, send, state, *route, caller):
                         return
         await self.app(scope, receive, send)
+
+    def _signed_in(self, scope: dict[str, Any]) -> bool:
+        """Whether the credentials sent are good: a valid API key, or a session cookie of a
+        signed-in member (who may read what anyone may; anything else: the route answers)."""
+        request = Request(scope)
+        token = request.cookies.get(SESSION_COOKIE)
+        try:
+            with self.sessions() as session:
+                viewer, _ = viewer_of_request(session, self.settings, session_token=token,
+                                              api_key=api_key_of(request))
+        except (MutuelleError, SQLAlchemyError):
+            return False
+        return viewer != ANONYMOUS
 
     def _state(self) -> tuple[str, int] | None:
         try:
             with self.engine.connect() as con:
                 row = con.execute(_STATE_SQL).first()
         except SQLAlchemyError:
+            self.engine.dispose()  # a connection lost: the next call opens another
             return None
         return None if row is None else (str(row[0]), int(row[1]))
 
     async def _answer(self, scope: dict[str, Any], send: Any, state: tuple[str, int],
-                      dataset_key: str, kind: str) -> bool:
+                      dataset_key: str, kind: str, caller: str) -> bool:
         known = self.datasets.get(dataset_key)
         if known is None or known.state != state or self.settings.answer_cache_mib <= 0:
             return False
@@ -145,12 +174,15 @@ class HotAnswers:
         if key is None:
             return False
         headers = answer_headers(key, True)
-        if request.headers.get("if-none-match") == headers["ETag"]:
+        unchanged = request.headers.get("if-none-match") == headers["ETag"]
+        kept = None if unchanged else answers.recall(self.settings, key, first_look=True)
+        if not unchanged and kept is None:
+            return False
+        if caller != ANONYMOUS_CALLER and not await to_thread.run_sync(self._signed_in, scope):
+            return False
+        if kept is None:
             await _send(send, 304, headers, b"")
             return True
-        kept = answers.recall(self.settings, key, first_look=True)
-        if kept is None:
-            return False
         body, source = kept
         headers["Server-Timing"] = f'answer;desc="{source}", route;desc="skipped"'
         await _send(send, 200, {**headers, "Content-Type": "application/json"}, body)
@@ -200,17 +232,20 @@ def _route(path: str) -> tuple[str, str] | None:
     return dataset_key, kind
 
 
-def _anonymous(scope: dict[str, Any]) -> bool:
-    """Whether the caller is the anonymous visitor for sure: no Authorization header, no
-    ``apikey`` parameter, no session cookie, no NUL in the query (the guard refuses it)."""
+def _caller(scope: dict[str, Any]) -> str | None:
+    """``ANONYMOUS_CALLER`` when the caller sends no credential for sure (no Authorization
+    header, no ``apikey`` parameter, no session cookie), ``CREDENTIALS`` otherwise; None for a
+    NUL in the query (the guard refuses it)."""
     query = scope.get("query_string", b"")
-    if b"apikey" in query or b"%00" in query or b"\x00" in query:
-        return False
+    if b"%00" in query or b"\x00" in query:
+        return None
+    if b"apikey" in query:
+        return CREDENTIALS
     cookie = SESSION_COOKIE.encode()
     for name, value in scope.get("headers", ()):
         if name == b"authorization" or (name == b"cookie" and cookie in value):
-            return False
-    return True
+            return CREDENTIALS
+    return ANONYMOUS_CALLER
 
 
 def _int(query: QueryParams, name: str, default: int) -> int | None:

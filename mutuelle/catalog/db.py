@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from mutuelle.core.config import Settings
 
@@ -24,14 +25,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Connections kept open per engine, and those opened beyond them when busy: as many as the
+#: route threads that may hold a session at once (anyio's 40), so that a burst of slow queries
+#: waits for a query slot (``MUTUELLE_QUERY_QUEUE_MS``, then 429), not for a connection; only
+#: ``POOL_SIZE`` stay open when idle (PostgreSQL's 100 connections hold several workers).
+POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT = 5, 40, 10
+
+
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
+    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, "pool_timeout": POOL_TIMEOUT}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **pool)
     return engine
+
+
+def single_connection(settings: Settings) -> Engine:
+    """An engine of one connection of its own, for small reads made on the event loop (which
+    must never wait for the shared pool): one thread uses it at a time."""
+    url = settings.catalog_url
+    if url.startswith("sqlite"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False},
+                               poolclass=StaticPool)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, poolclass=StaticPool, pool_pre_ping=True)
 
 
 def engine(settings: Settings) -> Engine:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from conformance import DATASET, EXPLORE, ROWS, Portal, equipment_portal, ods_csv  # type: ignore[import-not-found]
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from mutuelle.app import create_app
+from mutuelle.cli import app as cli
 from mutuelle.query import answers
 
 from http_testing import LOOPBACK, admin_key  # type: ignore[import-not-found]
@@ -75,16 +77,29 @@ def test_parameters_are_read_as_the_route_reads_them(portal: Portal) -> None:
     assert unknown.status_code == 200 and not skipped(unknown) and unknown.json() == three
 
 
-def test_members_and_clock_dependent_queries_go_to_the_route(portal: Portal) -> None:
-    portal.anonymous.get(RECORDS, params={"limit": 4})
+def test_callers_with_good_credentials_get_the_public_answer_and_the_others_the_route(
+        portal: Portal) -> None:
+    first = portal.anonymous.get(RECORDS, params={"limit": 4})
     assert skipped(portal.anonymous.get(RECORDS, params={"limit": 4}))
-    member = portal.admin.get(RECORDS, params={"limit": 4})  # an API key: the route decides
-    assert member.status_code == 200 and not skipped(member)
-    cookie = portal.anonymous.get(RECORDS, params={"limit": 4},
+    member = portal.admin.get(RECORDS, params={"limit": 4})  # a valid key, checked first
+    assert member.status_code == 200 and skipped(member) and member.content == first.content
+    key = portal.admin.headers["authorization"].split(" ", 1)[1]
+    by_parameter = portal.anonymous.get(RECORDS, params={"limit": 4, "apikey": key})
+    assert skipped(by_parameter) and by_parameter.content == first.content
+    wrong = portal.anonymous.get(RECORDS, params={"limit": 4, "apikey": "nope"})
+    assert wrong.status_code == 401 and not skipped(wrong)
+    forged = portal.anonymous.get(RECORDS, params={"limit": 4},
                                   headers={"Cookie": "mutuelle_session=forged"})
-    assert not skipped(cookie)
-    by_parameter = portal.anonymous.get(RECORDS, params={"limit": 4, "apikey": "nope"})
-    assert not skipped(by_parameter)
+    assert forged.status_code == 200 and not skipped(forged)
+    prefix = key.removeprefix("mut_").split(".", 1)[0]
+    revoked = CliRunner().invoke(cli, ["keys", "revoke", prefix],
+                                 env={"MUTUELLE_HOME": str(portal.settings.home)})
+    assert revoked.exit_code == 0, revoked.output
+    after = portal.admin.get(RECORDS, params={"limit": 4})  # the same bytes would be at hand
+    assert after.status_code == 401 and not skipped(after) and b"Piscine" not in after.content
+
+
+def test_answers_made_with_the_clock_go_to_the_route(portal: Portal) -> None:
     recent = {"where": "maj >= now(days=-7)", "limit": 4}
     portal.anonymous.get(RECORDS, params=recent)
     assert not skipped(portal.anonymous.get(RECORDS, params=recent))
@@ -118,3 +133,22 @@ def test_without_answers_in_memory_every_call_goes_to_the_route(tmp_path: Path) 
     for _ in range(2):
         response = portal.anonymous.get(RECORDS, params={"limit": 2})
         assert response.status_code == 200 and not skipped(response)
+
+
+def test_with_every_catalogue_connection_held_hot_answers_go_on_and_the_route_says_busy(
+        portal: Portal) -> None:
+    from mutuelle.catalog.db import POOL_OVERFLOW, POOL_SIZE, engine
+
+    portal.anonymous.get(RECORDS, params={"limit": 6})
+    held = [engine(portal.settings).connect() for _ in range(POOL_SIZE + POOL_OVERFLOW)]
+    try:
+        hot = portal.anonymous.get(RECORDS, params={"limit": 6})
+        assert hot.status_code == 200 and skipped(hot)  # its own connection: never waits
+        cold = portal.anonymous.get(RECORDS, params={"limit": 7})  # the route needs the pool
+        assert cold.status_code == 503 and cold.headers["retry-after"] == "2"
+        assert cold.json() == {"error_code": "CatalogueBusy",
+                               "message": "the catalogue is busy; retry in a few seconds"}
+    finally:
+        for connection in held:
+            connection.close()
+    assert portal.anonymous.get(RECORDS, params={"limit": 7}).status_code == 200

@@ -66,3 +66,60 @@ def test_without_it_asyncio_leaves_nagle_on_for_such_a_socket() -> None:
     """The reason for the class: if asyncio or uvicorn change, this one tells."""
     if _nodelay_of_accepted(H11Protocol) != 0:
         pytest.skip("this Python sets TCP_NODELAY on protocol-0 sockets by itself")
+
+
+def _response(connection: socket.socket) -> bytes:
+    """One whole HTTP/1.1 answer (headers, then Content-Length bytes of body); b"" if closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def test_serve_keeps_an_idle_connection_longer_than_clients_keep_theirs(tmp_path: Any) -> None:
+    """httpx keeps an idle connection 5 s: were the server to close its own at 5 s too (uvicorn's
+    default), a client would now and then send on a connection being closed."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MUTUELLE_HOME": str(tmp_path / "home"), "MUTUELLE_WARM_UP": "0"}
+    mutuelle = str(Path(sys.executable).parent / "mutuelle")  # the installed command
+    server = subprocess.Popen([mutuelle, "serve", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-warm-up"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=30)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
+                time.sleep(0.2)
+        with connection:
+            ask = b"GET /favicon.ico HTTP/1.1\r\nHost: x\r\n\r\n"
+            for wait in (0, 6.5):
+                time.sleep(wait)
+                connection.sendall(ask)
+                answer = _response(connection)
+                assert answer.startswith(b"HTTP/1.1 200"), (wait, answer[:200])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
