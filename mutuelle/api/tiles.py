@@ -133,14 +133,20 @@ def dataset_tile(dataset_id: str, z: int, x: int, y: int, request: Request,
                      description="columns carried by each feature, comma-separated",
                      examples=["nom,code_rome"])] = "",
                  geometry: Annotated[str, Query(
-                     description="the geometry column")] = "geometry") -> Response:
+                     description="the geometry column")] = "geometry",
+                 cluster: Annotated[int, Query(
+                     description="points within a cell of this many tile units (of 4096 per "
+                                 "side; 1, 2, 4 … 256) are one feature with a `count`, at their "
+                                 "mean: 32 or 64 clusters a dense map")] = 1) -> Response:
     tiles.check_tile(z, x, y)
+    point_tiles.check_cluster(cluster)
     dataset = readable_dataset(session, viewer, dataset_id)
     version = repo.latest_version(dataset)
     if version is None:
         raise NotFound(f"dataset {dataset_id!r} has no published version")
     chosen = tuple(p.strip() for p in properties.split(",") if p.strip())
     made = point_tiles.dataset_tile(settings, resolve(settings, version.parquet_path), z, x, y,
-                                    properties=chosen, layer=dataset.slug, geometry=geometry)
+                                    properties=chosen, layer=dataset.slug, geometry=geometry,
+                                    cluster=cluster)
     return _tile_response(request, made.data, made.etag,
                           cache_control(publicly_readable(version), max_age=VALUES_MAX_AGE))

@@ -40,6 +40,9 @@ _NATIVE_TYPES = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT",
 DATASET_TABLES = 8
 #: Which copy of the lines and polygons is drawn at which zoom: (highest zoom, column). Each
 #: copy is simplified by one tile unit of its highest zoom; from zoom 12, as they are.
+#: Sizes of the cells points are clustered in (tile units; 64 is 1/64 of a tile's side, about
+#: 8 pixels of a 512-pixel tile).
+CLUSTER_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _SHAPES_BY_ZOOM = ((5, "g_z5"), (8, "g_z8"), (11, "g_z11"), (MAX_ZOOM, "g_full"))
 #: Latitudes beyond Web Mercator's square are cut off before projecting (no infinite metres).
 _MERCATOR_LAT = 85.0511287798066
@@ -179,18 +182,28 @@ def _load(settings: Settings, parquet: Path, geometry: str, properties: tuple[st
         return loaded
 
 
+def check_cluster(cluster: int) -> int:
+    """``cluster`` if it is a size of clusters this module makes (tile units, a power of 2)."""
+    if cluster not in CLUSTER_SIZES:
+        raise InvalidInput(f"cluster must be one of {', '.join(map(str, CLUSTER_SIZES))} "
+                           f"(tile units of {EXTENT} per tile side), not {cluster}")
+    return cluster
+
+
 def dataset_tile(settings: Settings, parquet: Path, z: int, x: int, y: int, *,
                  properties: tuple[str, ...] = (), layer: str = "points",
-                 geometry: str = "geometry") -> Tile:
+                 geometry: str = "geometry", cluster: int = 1) -> Tile:
     """The MVT of a dataset (a version's Parquet with a WGS84 geometry column), its ETag and
-    feature count. Points in the same tile unit, and lines or polygons too small to be drawn
-    at this zoom, become one feature with a ``count``; the chosen ``properties`` are carried
-    by features holding a single point, line or polygon."""
+    feature count. Points in the same cell of ``cluster`` × ``cluster`` tile units (one unit by
+    default) become one feature with a ``count``, placed at their mean; lines or polygons too
+    small to be drawn at this zoom become one feature with a ``count`` per tile unit; the
+    chosen ``properties`` are carried by features holding a single point, line or polygon."""
     check_tile(z, x, y)
+    check_cluster(cluster)
     if not parquet.is_file():
         raise NotFound(f"no data file {parquet.name}")
     loaded = _load(settings, parquet, geometry, tuple(properties))
-    key = ("dataset", loaded.points, layer, z, x, y)
+    key = ("dataset", loaded.points, layer, z, x, y, cluster)
     found = tile_cache.get(key)
     if found is not None:
         return found
@@ -199,7 +212,7 @@ def dataset_tile(settings: Settings, parquet: Path, z: int, x: int, y: int, *,
     params: dict[str, Any] = {
         "west": frame.west, "north": frame.north, "scale": frame.scale, "layer": layer,
         "xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax,
-        "xoff": -frame.west * frame.scale, "yoff": frame.north * frame.scale}
+        "xoff": -frame.west * frame.scale, "yoff": frame.north * frame.scale, "cell": cluster}
     con = cursor(settings)
     try:
         row = con.execute(_tile_sql(loaded, z, properties), params).fetchone()
@@ -214,10 +227,10 @@ def dataset_tile(settings: Settings, parquet: Path, z: int, x: int, y: int, *,
 
 def points_tile(settings: Settings, parquet: Path, z: int, x: int, y: int, *,
                 properties: tuple[str, ...] = (), layer: str = "points",
-                geometry: str = "geometry") -> bytes:
+                geometry: str = "geometry", cluster: int = 1) -> bytes:
     """The bytes of :func:`dataset_tile` (empty: nothing in this tile)."""
     return dataset_tile(settings, parquet, z, x, y, properties=properties, layer=layer,
-                        geometry=geometry).data
+                        geometry=geometry, cluster=cluster).data
 
 
 def _tile_sql(loaded: _Loaded, z: int, properties: tuple[str, ...]) -> str:
@@ -235,11 +248,12 @@ def _tile_sql(loaded: _Loaded, z: int, properties: tuple[str, ...]) -> str:
     oriented = "ST_Affine(ST_Normalize(ST_Affine(geo, 1, 0, 0, -1, 0, 0)), 1, 0, 0, -1, 0, 0)"
     return f"""
         WITH cells AS (
-            SELECT 1 AS dim, ST_Point(ux, uy) AS geo, count(*) AS n{grouped}
+            -- the points of one cell of $cell tile units, at their mean (in a whole unit)
+            SELECT 1 AS dim, ST_Point(floor(avg(ux)), floor(avg(uy))) AS geo, count(*) AS n{grouped}
             FROM (SELECT floor((px - $west) * $scale) AS ux, floor(($north - py) * $scale) AS uy{picked}
                   FROM {loaded.points}
                   WHERE px BETWEEN $xmin AND $xmax AND py BETWEEN $ymin AND $ymax)
-            GROUP BY ux, uy
+            GROUP BY floor(ux / $cell), floor(uy / $cell)
         ), near AS (
             SELECT dim, {column} AS g,
                    bx0 >= $xmin AND bx1 <= $xmax AND by0 >= $ymin AND by1 <= $ymax AS inside{picked}

@@ -31,6 +31,9 @@ from mutuelle.web.observatory_layers import geometry_kinds
 
 #: Properties carried by each feature for its popup (the colour's field comes on top).
 MAP_PROPERTIES = 6
+#: Points of the tiles clustered by the server in cells of this many tile units (4096 per side:
+#: about 4 pixels of a 512-pixel tile), each with its ``count``.
+TILE_CLUSTER = 32
 #: Largest dataset of points clustered in the browser (GeoJSON); bigger ones come as tiles.
 CLUSTER_MAX_POINTS = 20_000
 #: Colours of the values of a text field (the most frequent first), then of the others.
@@ -183,7 +186,8 @@ def map_view(settings: Settings, dataset: Dataset, version: Version, colour: str
         config["geojson"] = (f"{EXPLORE}/catalog/datasets/{slug}/exports/geojson?"
                              + urlencode({"select": select}))
     else:
-        query = urlencode({"properties": ",".join(shown), "geometry": geometry})
+        query = urlencode({"properties": ",".join(shown), "geometry": geometry,
+                           "cluster": TILE_CLUSTER})
         config["tiles"] = f"/tiles/datasets/{slug}/{{z}}/{{x}}/{{y}}.mvt?{query}"
     view = MapView(config, colour_field=colour, colourable=colourable)
     if colour:

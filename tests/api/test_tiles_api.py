@@ -257,12 +257,19 @@ def test_a_point_dataset_is_served_as_tiles(client: TestClient, portal: Settings
                                        properties=("code_iris", "population"), layer="centres")
     assert response.content == expected and b"693840302" in response.content
     assert client.get(_url(ATLANTIC_12, level="datasets/centres")).status_code == 204
+    clustered = client.get(_url(LYON_12, level="datasets/centres", properties="code_iris",
+                                cluster="64"))
+    assert clustered.status_code == 200 and clustered.content == point_tiles.points_tile(
+        portal, path, *LYON_12, properties=("code_iris",), layer="centres", cluster=64)
+    assert clustered.headers["etag"] != response.headers["etag"]
 
 
 @pytest.mark.parametrize("path, status", [
     ("/tiles/datasets/centres/12/2103/1461.mvt?properties=salaire", 400),
     ("/tiles/datasets/centres/3/9/0.mvt", 400),
     ("/tiles/datasets/nulle-part/12/2103/1461.mvt", 404),
+    ("/tiles/datasets/centres/12/2103/1461.mvt?cluster=48", 400),
+    ("/tiles/datasets/centres/12/2103/1461.mvt?cluster=beaucoup", 422),
 ])
 def test_point_tiles_refuse_unknown_columns_coordinates_and_datasets(
         client: TestClient, path: str, status: int) -> None:

@@ -330,6 +330,32 @@ def test_points_in_one_tile_unit_are_counted_not_dropped(lyon: Settings, points:
     assert all(("code" in f["properties"]) == (f["properties"]["count"] == 1) for f in features)
 
 
+@pytest.mark.parametrize("z", [9, 12, 14])
+def test_points_are_clustered_in_cells_of_the_size_asked_at_their_mean(
+        lyon: Settings, points: Path, z: int) -> None:
+    place = tile_of(*CROIX_ROUSSE, z)
+    single = decode(point_tiles.points_tile(lyon, points, *place, properties=("code",)))
+    clustered = decode(point_tiles.points_tile(lyon, points, *place, properties=("code",),
+                                               cluster=256))
+    units, cells = single.get("points", []), clustered.get("points", [])
+    assert sum(f["properties"]["count"] for f in cells) == sum(f["properties"]["count"] for f in units) > 0
+    assert len(cells) < len(units) if z <= 12 else len(cells) <= len(units)  # z 14: far apart
+    # each cluster is where the mean of its points is, in the cell of 256 units it stands for
+    by_cell: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for f in units:
+        (ux, uy), = f["rings"][0]
+        by_cell.setdefault((ux // 256, uy // 256), []).append((ux, uy, f["properties"]["count"]))
+    for f in cells:
+        (cx, cy), = f["rings"][0]
+        members = by_cell[(cx // 256, cy // 256)]
+        n = sum(c for _, _, c in members)
+        assert f["properties"]["count"] == n
+        mean_x = sum(x * c for x, _, c in members) / n
+        mean_y = sum(y * c for _, y, c in members) / n
+        assert abs(cx - mean_x) <= 1 and abs(cy - mean_y) <= 1
+        assert ("code" in f["properties"]) == (n == 1)
+
+
 def test_a_points_tile_refuses_unknown_or_reserved_columns(lyon: Settings, points: Path) -> None:
     place = tile_of(*CROIX_ROUSSE, 12)
     with pytest.raises(InvalidInput, match="salaire"):
@@ -338,6 +364,8 @@ def test_a_points_tile_refuses_unknown_or_reserved_columns(lyon: Settings, point
         point_tiles.points_tile(lyon, points, *place, properties=("count",))
     with pytest.raises(InvalidInput, match="x and y"):
         point_tiles.points_tile(lyon, points, 3, 9, 0)
+    with pytest.raises(InvalidInput, match="cluster must be one of 1, 2, 4"):
+        point_tiles.points_tile(lyon, points, *place, cluster=3)
     with pytest.raises(NotFound):
         point_tiles.points_tile(lyon, points.with_name("missing.parquet"), *place)
 

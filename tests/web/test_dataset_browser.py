@@ -142,6 +142,36 @@ def test_the_map_library_is_fetched_only_when_the_map_is_shown(
     screenshot(page, "dataset-map")
 
 
+def test_a_dense_point_dataset_is_clustered_by_the_server_and_a_cluster_zooms_in(
+        app: Any, live_server: str, page: Any, tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(15)  # 25,000 points around Lyon: more than the browser clusters
+    rows = [f"Point {i};{45.70 + rng.random() * 0.15:.6f};{4.75 + rng.random() * 0.2:.6f}"
+            for i in range(25_000)]
+    source = tmp_path / "points_denses.csv"
+    source.write_text("nom;latitude;longitude\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    slug = seed(app, source, "Points denses")
+    tiles: list[str] = []
+    page.on("request", lambda request: tiles.append(request.url) if ".mvt" in request.url else None)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{live_server}/datasets/{slug}?tab=map")
+    page.wait_for_selector("[data-dataset-map][data-ready='1']", timeout=30_000)
+    assert tiles and all("cluster=32" in url for url in tiles)
+    counts = page.evaluate("""window.datasetMap.queryRenderedFeatures({layers: ['dataset-points']})
+        .map((f) => Number(f.properties.count))""")
+    assert counts and max(counts) > 1 and len(counts) < 25_000
+    before = page.evaluate("window.datasetMap.getZoom()")
+    where = page.evaluate("""(() => {
+        const f = window.datasetMap.queryRenderedFeatures({layers: ['dataset-points']})
+            .sort((a, b) => Number(b.properties.count) - Number(a.properties.count))[0];
+        return window.datasetMap.project(f.geometry.coordinates); })()""")
+    box = page.locator("#dataset-map canvas").bounding_box()
+    page.mouse.click(box["x"] + where["x"], box["y"] + where["y"])
+    page.wait_for_function(f"window.datasetMap.getZoom() >= {before} + 1.9", timeout=10_000)
+    assert page.locator(".dataset-popup").count() == 0
+
+
 def test_polygons_are_coloured_by_a_field_from_the_vector_tiles(
         app: Any, live_server: str, page: Any, fixtures_dir: Path, screenshot: Any) -> None:
     slug = seed(app, fixtures_dir / "awkward" / "iris_lambert93.gpkg", "IRIS de Lyon")

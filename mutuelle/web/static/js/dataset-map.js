@@ -1,7 +1,7 @@
 // The map of a dataset (its Map tab and its map embed): MapLibre over the portal's own data,
 // no base map needed. Small point datasets come as GeoJSON clustered here; bigger ones, lines
-// and polygons as the portal's vector tiles, where points sharing a tile unit come as one
-// feature with a `count`. Colours by a field come from the server (config.colour), the same
+// and polygons as the portal's vector tiles, where the server clusters points (a cell of
+// `cluster` tile units is one feature with a `count`; a click zooms in where they part). Colours by a field come from the server (config.colour), the same
 // classes as the legend beside the map. Imported by dataset-tabs.js when the Map tab is
 // first shown, or by the map embed: the only way the map library reaches a page.
 import {
@@ -155,6 +155,11 @@ export function drawMap(frame) {
       if (p.cluster_id !== undefined && map.getSource("dataset") instanceof GeoJSONSource) {
         map.getSource("dataset").getClusterExpansionZoom(p.cluster_id)
           .then((zoom) => map.easeTo({ center: feature.geometry.coordinates, zoom }));
+        return;
+      }
+      // a cluster of the server's tiles: closer, where its points part
+      if (feature.geometry.type === "Point" && Number(p.count) > 1 && map.getZoom() < map.getMaxZoom() - 2) {
+        map.easeTo({ center: feature.geometry.coordinates, zoom: map.getZoom() + 2 });
         return;
       }
       popup.setLngLat(event.lngLat).setHTML(describe(feature, config, messages, number)).addTo(map);
