@@ -267,7 +267,7 @@ def _new_dataset_page(request: Request, session: Session, values: dict[str, str]
 def new_dataset_form(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     _publishing_organisations(session, viewer)
     return _new_dataset_page(request, session, {
-        "licence": "Licence Ouverte 2.0", "frequency": "unknown", "access": "public"})
+        "licence": "Licence Ouverte 2.0", "frequency": "unknown", "access": "public", "producer": ""})
 
 
 @router.post("/datasets/new", response_class=HTMLResponse)
@@ -278,12 +278,13 @@ def new_dataset_submit(
     licence: Annotated[str, Form()] = "", themes: Annotated[str, Form()] = "",
     keywords: Annotated[str, Form()] = "", spatial_coverage: Annotated[str, Form()] = "",
     frequency: Annotated[str, Form()] = "unknown", access: Annotated[str, Form()] = "public",
+    producer: Annotated[str, Form()] = "",
 ) -> Response:
     _publishing_organisations(session, viewer)
     values = {"organisation": organisation, "title": title, "slug": slug,
               "description": description, "licence": licence, "themes": themes,
               "keywords": keywords, "spatial_coverage": spatial_coverage,
-              "frequency": frequency, "access": access}
+              "frequency": frequency, "access": access, "producer": producer}
     try:
         if not organisation:
             raise FormProblem(_(request, "Choisissez l’organisation qui publie le jeu de données."))
@@ -295,6 +296,8 @@ def new_dataset_submit(
             "frequency": frequency, "access": access}
         if licence.strip():
             metadata["licence"] = licence.strip()
+        if producer.strip():
+            metadata["producer"] = producer.strip()
         dataset = workflow.create_dataset(
             session, viewer, repo.get_organisation(session, organisation),
             title=title.strip(), slug=slug.strip() or None, address=client_address(request),

@@ -297,28 +297,34 @@ def test_new_dataset_form_creates_a_draft_and_leads_to_its_import_form(
     _create_organisation(app)
     form = client.get("/datasets/new")
     assert form.status_code == 200
-    for name in ("organisation", "title", "slug", "description", "licence", "themes", "keywords",
-                 "frequency", "access"):
+    for name in ("organisation", "title", "slug", "description", "licence", "producer", "themes",
+                 "keywords", "frequency", "access"):
         assert f'id="{name}" name="{name}"' in form.text and f'<label for="{name}">' in form.text
     made = client.post("/datasets/new", follow_redirects=False, data={
         "organisation": "lyon", "title": "Budget primitif 2021", "description": "Le budget.",
         "licence": "Licence Ouverte 2.0", "themes": "finances, budget", "keywords": "M14, vote",
-        "frequency": "annual", "access": "public"})
+        "frequency": "annual", "access": "public", "producer": " Direction des finances "})
     assert made.status_code == 303 and made.headers["location"] == "/datasets/budget-primitif-2021/import"
     with app.state.sessions() as session:
         dataset = repo.get_dataset(session, "budget-primitif-2021")
         assert dataset.status == "draft" and dataset.themes == ["finances", "budget"]
         assert dataset.keywords == ["M14", "vote"] and dataset.frequency == "annual"
+        assert dataset.producer == "Direction des finances"
     page = client.get("/datasets/budget-primitif-2021")
+    assert "Direction des finances" in page.text
     assert "Publier le jeu de données" in page.text and "pas encore de données" in page.text
 
 
 def test_new_dataset_form_is_shown_again_with_the_problem(app, client: TestClient) -> None:
     _create_organisation(app)
     untitled = client.post("/datasets/new", data={"organisation": "lyon", "title": " ",
-                                                  "description": "gardé"})
+                                                  "description": "gardé", "producer": "INSEE"})
     assert untitled.status_code == 400
     assert "Donnez un titre au jeu de données." in untitled.text and ">gardé</textarea>" in untitled.text
+    assert 'name="producer" maxlength="300" value="INSEE"' in untitled.text
+    too_long = client.post("/datasets/new", data={"organisation": "lyon", "title": "Long",
+                                                  "producer": "x" * 301})
+    assert too_long.status_code in (400, 422) and "producteur" in too_long.text.lower()
     assert client.post("/datasets/new", data={"organisation": "lyon", "title": "Écoles"},
                        follow_redirects=False).status_code == 303
     twice = client.post("/datasets/new", data={"organisation": "lyon", "title": "Écoles"})
