@@ -19,6 +19,7 @@ import duckdb
 from mutuelle.core.cache import Cache
 from mutuelle.core.config import Settings
 from mutuelle.core.errors import InvalidInput, NotFound
+from mutuelle.query.run import budgeted
 from mutuelle.geo.tiles import (
     EXTENT,
     HALF_WORLD,
@@ -213,11 +214,8 @@ def dataset_tile(settings: Settings, parquet: Path, z: int, x: int, y: int, *,
         "west": frame.west, "north": frame.north, "scale": frame.scale, "layer": layer,
         "xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax,
         "xoff": -frame.west * frame.scale, "yoff": frame.north * frame.scale, "cell": cluster}
-    con = cursor(settings)
-    try:
+    with budgeted(settings) as con:  # a query slot and a time budget, as every query
         row = con.execute(_tile_sql(loaded, z, properties), params).fetchone()
-    finally:
-        con.close()
     assert row is not None
     data = bytes(row[1]) if row[0] else b""
     made = Tile(data, hashlib.blake2b(data, digest_size=12).hexdigest(), int(row[0]))

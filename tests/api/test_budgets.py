@@ -41,3 +41,21 @@ def test_too_many_queries_at_once_get_429_with_retry_after(tmp_path: Path) -> No
     client = _portal(tmp_path, max_concurrent_queries=0, query_queue_ms=50)
     response = client.get("/api/explore/v2.1/catalog/datasets/nombres/records")
     assert response.status_code == 429 and response.headers["retry-after"] == "10"
+
+
+def test_dataset_tiles_wait_for_a_query_slot_like_any_query(tmp_path: Path) -> None:
+    """Tiles of a dataset are queries too: under load they take their turn (429 past the
+    queue), instead of running beside every other query and exhausting DuckDB's memory."""
+    settings = Settings(home=tmp_path, duckdb_memory_limit="512MB", max_concurrent_queries=0,
+                        query_queue_ms=50)
+    client = TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False,
+                        headers=admin_key(settings))
+    client.post("/api/organisations", json={"name": "T", "slug": "t"})
+    client.post("/api/datasets", json={"organisation": "t", "title": "Lieux", "slug": "lieux"})
+    body = "nom;latitude;longitude\n" + "".join(f"L{i};45.76{i:02d};4.83{i:02d}\n" for i in range(50))
+    assert client.post("/api/datasets/lieux/versions",
+                       files={"file": ("lieux.csv", body.encode())}).status_code == 201
+    client.post("/api/datasets/lieux/publish")
+    response = client.get("/tiles/datasets/lieux/12/2103/1461.mvt")
+    assert response.status_code == 429 and response.headers["retry-after"] == "10"
+    assert response.json()["error_code"] == "TooManyRequests"
