@@ -49,7 +49,8 @@ class Settings:
     query_max_group_rows: int = _setting(20000, "offset + limit wall of /records with group_by.")
     max_concurrent_queries: int = _setting(8, "Queries run at once per worker; more wait in line (see the next one).")
     query_queue_ms: int = _setting(
-        2000, "How long a query waits for one of those slots before the 429 with Retry-After.")
+        5000, "How long a query (or a dataset tile) waits for one of those slots before the 429 "
+        "with Retry-After: a burst is better absorbed than refused.")
     export_batch_rows: int = _setting(50000, "Rows per batch when streaming an export.")
     work_leftover_hours: int = _setting(
         24, "Age after which a file an import left in the work folder (staged file, spill file...) "
