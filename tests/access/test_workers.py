@@ -344,3 +344,27 @@ def _revoke_from_a_session(served: Served, reader: Reader) -> None:
     revoked = served.call("DELETE", f"/api/me/keys/{reader.key_id}", connection=conn, headers={
         "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()), "X-CSRF-Token": token})
     assert revoked.status == 204, revoked.body[:300]
+
+
+def _listening_sockets(port: int) -> set[int]:
+    """The inodes of the sockets listening on ``port`` (state 0A in /proc/net/tcp)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            if int(parts[1].rsplit(":", 1)[1], 16) == port and parts[3] == "0A":
+                found.add(int(parts[9]))
+    return found
+
+
+def test_each_worker_listens_on_a_socket_of_its_own(served: Served) -> None:
+    """SO_REUSEPORT: the kernel spreads new connections over the workers' sockets evenly, where
+    one shared socket let the first worker to wake take most of a burst (86 of 100)."""
+    listening = _listening_sockets(served.port)
+    workers = [pid for pid in _descendants(served.process.pid) if _socket_inodes(pid) & listening]
+    assert len(workers) == 2 and len(listening) == 2
+    assert all(len(_socket_inodes(pid) & listening) == 1 for pid in workers)
+    # a burst of new connections lands on both
+    burst = [served.connect() for _ in range(40)]
+    held = [served.call("GET", "/api/me", connection=conn).worker for conn in burst]
+    assert min(held.count(pid) for pid in workers) >= 8, held
