@@ -689,6 +689,15 @@ def ask(rng: random.Random) -> Ask:
                                          f"between {west} and {east} limit 5000")]))
 
 
+def draw(rng: random.Random, hot: list[Ask], repeated_share: float, side: str
+         ) -> tuple[Ask, str, list[tuple[str, str]]]:
+    """The next request of the mix: one of the ``hot`` ones (``repeated_share`` of the time)
+    or a new one; its path and parameters for ``side`` ("api" or Datasette's)."""
+    chosen = rng.choice(hot) if rng.random() < repeated_share else ask(rng)
+    path, params = chosen.api if side == "api" else chosen.datasette
+    return chosen, path, params
+
+
 @dataclass
 class Load:
     who: str
@@ -725,8 +734,7 @@ async def _load(base: str, side: str, who: str, clients: int, seconds: float, ho
         async def one(index: int) -> None:
             rng = random.Random(seed * 1000 + index)
             while time.perf_counter() < deadline:
-                chosen = rng.choice(hot) if rng.random() < repeated_share else ask(rng)
-                path, params = chosen.api if side == "api" else chosen.datasette
+                chosen, path, params = draw(rng, hot, repeated_share, side)
                 started = time.perf_counter()
                 try:
                     response = await client.get(path, params=params)
@@ -766,8 +774,7 @@ def wrk_load(server: Server, side: str, clients: int, seconds: float, hot: list[
     rng = random.Random(seed * 1000)
     lines = []
     for _ in range(50_000):
-        chosen = rng.choice(hot) if rng.random() < 0.8 else ask(rng)
-        path, params = chosen.api if side == "api" else chosen.datasette
+        _, path, params = draw(rng, hot, 0.8, side)
         lines.append(path + ("?" + str(httpx.QueryParams(params)) if params else ""))
     listing = OUT / f"wrk-{side}.txt"
     listing.write_text("\n".join(lines) + "\n")

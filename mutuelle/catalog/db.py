@@ -32,35 +32,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT = 5, 40, 10
 
 
+def _create(url: str, **pool: Any) -> Engine:
+    """An engine of the catalogue at ``url`` with these pool options: SQLite's connections
+    shared across threads, with our pragmas; PostgreSQL's checked before use."""
+    if url.startswith("sqlite"):
+        made = create_engine(url, connect_args={"check_same_thread": False}, **pool)
+        event.listen(made, "connect", _sqlite_pragmas)
+        return made
+    return create_engine(url, pool_pre_ping=True, **pool)
+
+
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
-    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, "pool_timeout": POOL_TIMEOUT}
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True, **pool)
-    return engine
+    return _create(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT)
+
+
+def _home_ready(settings: Settings) -> str:
+    """The catalogue's URL, its folder made first for SQLite."""
+    if settings.catalog_url.startswith("sqlite"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+    return settings.catalog_url
 
 
 def single_connection(settings: Settings) -> Engine:
     """An engine of one connection of its own, for small reads made on the event loop (which
     must never wait for the shared pool): one thread uses it at a time."""
-    url = settings.catalog_url
-    if url.startswith("sqlite"):
-        settings.home.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False},
-                               poolclass=StaticPool)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, poolclass=StaticPool, pool_pre_ping=True)
+    return _create(_home_ready(settings), poolclass=StaticPool)
 
 
 def engine(settings: Settings) -> Engine:
     """The (shared) engine of this instance's catalogue."""
-    if settings.catalog_url.startswith("sqlite"):
-        settings.home.mkdir(parents=True, exist_ok=True)
-    return _engine_for(settings.catalog_url)
+    return _engine_for(_home_ready(settings))
 
 
 def sessions(settings: Settings) -> sessionmaker[Session]:

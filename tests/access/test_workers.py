@@ -76,15 +76,19 @@ def _socket_inodes(pid: int) -> set[int]:
     return found
 
 
-def _server_socket(server_port: int, client_port: int) -> int | None:
-    """The inode of the server's end of the connection from ``client_port``."""
+def _tcp_sockets() -> Iterator[tuple[int, int, str, int]]:
+    """(local port, remote port, state, inode) of every TCP socket of the machine."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             parts = line.split()
-            local, remote, inode = parts[1], parts[2], int(parts[9])
-            if int(local.rsplit(":", 1)[1], 16) == server_port and int(remote.rsplit(":", 1)[1], 16) == client_port:
-                return inode
-    return None
+            yield (int(parts[1].rsplit(":", 1)[1], 16), int(parts[2].rsplit(":", 1)[1], 16),
+                   parts[3], int(parts[9]))
+
+
+def _server_socket(server_port: int, client_port: int) -> int | None:
+    """The inode of the server's end of the connection from ``client_port``."""
+    return next((inode for local, remote, _state, inode in _tcp_sockets()
+                 if local == server_port and remote == client_port), None)
 
 
 # --- the served portal ------------------------------------------------------------------------
@@ -348,13 +352,8 @@ def _revoke_from_a_session(served: Served, reader: Reader) -> None:
 
 def _listening_sockets(port: int) -> set[int]:
     """The inodes of the sockets listening on ``port`` (state 0A in /proc/net/tcp)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            parts = line.split()
-            if int(parts[1].rsplit(":", 1)[1], 16) == port and parts[3] == "0A":
-                found.add(int(parts[9]))
-    return found
+    return {inode for local, _remote, state, inode in _tcp_sockets()
+            if local == port and state == "0A"}
 
 
 def test_each_worker_listens_on_a_socket_of_its_own(served: Served) -> None:
