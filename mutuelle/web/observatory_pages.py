@@ -39,6 +39,7 @@ from mutuelle.observatory.maps import (
     within_bounds,
 )
 from mutuelle.observatory.territories import territory_detail
+from mutuelle.query.exports import check_decimal
 from mutuelle.requests import SessionDep, SettingsDep, ViewerDep
 from mutuelle.web import i18n, observatory_indicators
 from mutuelle.web.observatory_layers import point_layers, proportional_symbols, short_number
@@ -333,9 +334,6 @@ def map_details(request: Request, session: SessionDep, settings: SettingsDep,
     return Response(body, media_type="application/json")
 
 
-#: Decimal marks of the CSV of a table of values (``decimal=``): a point for programs, a comma
-#: for a spreadsheet in French.
-CSV_DECIMALS = ("point", "comma")
 
 
 def _csv_number(value: float | int | None, comma: bool) -> str:
@@ -375,9 +373,7 @@ def map_values_csv(request: Request, session: SessionDep, settings: SettingsDep,
     """The table of values of a state as shown (every territory, in the table's order) for a
     spreadsheet: UTF-8 with a BOM, ``;`` between fields, ``decimal=comma`` for French Excel."""
     params = request.query_params
-    decimal = (params.get("decimal") or "point").strip()
-    if decimal not in CSV_DECIMALS:
-        raise InvalidInput(f"decimal must be one of {', '.join(CSV_DECIMALS)}, not {decimal!r}")
+    decimal = check_decimal((params.get("decimal") or "point").strip())
     form = form_from_query(params)
     _levels, default_level, _vintage = _default_level(session, settings)
     state = state_from_form(session, viewer, form, default_level)
